@@ -1,0 +1,100 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// DefaultVersion is the Kafka protocol version spoken unless configured
+// otherwise. Kafka 4.0 removed the protocol versions older clients relied on, and
+// sarama negotiates down from this with brokers that answer ApiVersions.
+const DefaultVersion = "4.0.0"
+
+// minVersion is the oldest broker we accept: idempotent producers with
+// acks=all and the consumer-group APIs we use are all solid from 2.1 on.
+var minVersion = sarama.V2_1_0_0
+
+// Config is what every client of the cluster needs. The zero value is not
+// usable; start from DefaultConfig.
+type Config struct {
+	// Brokers are the bootstrap addresses, host:port.
+	Brokers []string
+	// ClientID names this process in broker logs and quotas.
+	ClientID string
+	// Version is the Kafka protocol version, for example "4.0.0".
+	Version string
+	// DialTimeout bounds establishing a connection to a broker.
+	DialTimeout time.Duration
+	// RequestTimeout bounds one request/response round trip (read and write).
+	RequestTimeout time.Duration
+}
+
+// DefaultConfig returns a Config for brokers with sensible timeouts.
+func DefaultConfig(brokers ...string) Config {
+	return Config{
+		Brokers:        brokers,
+		ClientID:       "eventshop",
+		Version:        DefaultVersion,
+		DialTimeout:    10 * time.Second,
+		RequestTimeout: 30 * time.Second,
+	}
+}
+
+// Validate reports every problem with c, each naming its field.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one broker address is required"))
+	}
+	for _, b := range c.Brokers {
+		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
+			errs = append(errs, fmt.Errorf("brokers: %q is not host:port", b))
+		}
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		errs = append(errs, errors.New("client id: must not be empty"))
+	}
+	if _, err := parseVersion(c.Version); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DialTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("dial timeout: must be positive, got %s", c.DialTimeout))
+	}
+	if c.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request timeout: must be positive, got %s", c.RequestTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func parseVersion(s string) (sarama.KafkaVersion, error) {
+	v, err := sarama.ParseKafkaVersion(s)
+	if err != nil {
+		return v, fmt.Errorf("version: %q is not a Kafka version such as %s", s, DefaultVersion)
+	}
+	if !v.IsAtLeast(minVersion) {
+		return v, fmt.Errorf("version: %s is older than the oldest supported, %s", s, minVersion)
+	}
+	return v, nil
+}
+
+// sarama builds the sarama configuration shared by producers, consumers and
+// admin clients; each caller then adjusts its own section.
+func (c Config) sarama() (*sarama.Config, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka config: %w", err)
+	}
+	v, _ := parseVersion(c.Version)
+	sc := sarama.NewConfig()
+	sc.ClientID = c.ClientID
+	sc.Version = v
+	sc.Net.DialTimeout = c.DialTimeout
+	sc.Net.ReadTimeout = c.RequestTimeout
+	sc.Net.WriteTimeout = c.RequestTimeout
+	sc.Metadata.Retry.Max = 5
+	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	return sc, nil
+}

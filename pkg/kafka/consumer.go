@@ -1,0 +1,311 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+)
+
+// ErrShutdownTimeout is returned by Consumer.Run when in-flight work did not
+// finish within GroupConfig.ShutdownTimeout after the context ended.
+var ErrShutdownTimeout = errors.New("kafka: consumer shutdown timed out")
+
+// Balance strategies a group can use. All are eager: a rebalance ends every
+// claim of the session, which is what makes "the session is ending" a single,
+// simple signal for handlers.
+const (
+	BalanceSticky     = "sticky"
+	BalanceRange      = "range"
+	BalanceRoundRobin = "roundrobin"
+)
+
+// GroupConfig describes one consumer group membership.
+type GroupConfig struct {
+	// Group is the consumer group id.
+	Group string
+	// Topics are the topics to consume.
+	Topics []string
+	// FromNewest starts a group that has no committed offset at the end of each
+	// partition instead of the beginning. The default, the beginning, is the
+	// tutorial's `fromBeginning: true`.
+	FromNewest bool
+	// Balance is one of BalanceSticky (default), BalanceRange, BalanceRoundRobin.
+	Balance string
+	// SessionTimeout is how long the coordinator waits for a heartbeat before
+	// it evicts the member and hands its partitions to others.
+	SessionTimeout time.Duration
+	// HeartbeatInterval must be well under SessionTimeout; a third is usual.
+	HeartbeatInterval time.Duration
+	// CommitInterval is how often marked offsets are committed. Offsets are
+	// also committed when a session ends, on rebalance and on shutdown.
+	CommitInterval time.Duration
+	// ShutdownTimeout bounds a graceful stop: finishing in-flight messages,
+	// committing and leaving the group.
+	ShutdownTimeout time.Duration
+}
+
+// DefaultGroupConfig returns a GroupConfig for group on topics with defaults
+// that suit services on a laptop and in containers alike.
+func DefaultGroupConfig(group string, topics ...string) GroupConfig {
+	return GroupConfig{
+		Group:             group,
+		Topics:            topics,
+		Balance:           BalanceSticky,
+		SessionTimeout:    10 * time.Second,
+		HeartbeatInterval: 3 * time.Second,
+		CommitInterval:    time.Second,
+		ShutdownTimeout:   15 * time.Second,
+	}
+}
+
+// Validate reports every problem with g, each naming its field.
+func (g GroupConfig) Validate() error {
+	var errs []error
+	if strings.TrimSpace(g.Group) == "" {
+		errs = append(errs, errors.New("group: must not be empty"))
+	}
+	if len(g.Topics) == 0 {
+		errs = append(errs, errors.New("topics: at least one topic is required"))
+	}
+	if _, err := balanceStrategy(g.Balance); err != nil {
+		errs = append(errs, err)
+	}
+	for name, d := range map[string]time.Duration{
+		"session timeout": g.SessionTimeout, "heartbeat interval": g.HeartbeatInterval,
+		"commit interval": g.CommitInterval, "shutdown timeout": g.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", name, d))
+		}
+	}
+	if g.HeartbeatInterval >= g.SessionTimeout && g.SessionTimeout > 0 {
+		errs = append(errs, fmt.Errorf("heartbeat interval: %s must be less than the session timeout %s",
+			g.HeartbeatInterval, g.SessionTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
+	switch name {
+	case BalanceSticky, "":
+		return sarama.NewBalanceStrategySticky(), nil
+	case BalanceRange:
+		return sarama.NewBalanceStrategyRange(), nil
+	case BalanceRoundRobin:
+		return sarama.NewBalanceStrategyRoundRobin(), nil
+	}
+	return nil, fmt.Errorf("balance: %q is not one of %s, %s, %s", name, BalanceSticky, BalanceRange, BalanceRoundRobin)
+}
+
+// Consumer runs a Handler for every message of a consumer group's topics.
+//
+// Each partition is processed by its own goroutine, in offset order, so a
+// handler must be safe for concurrent use across partitions. A message's
+// offset is marked only after the handler returns nil. If the handler returns
+// an error the session is restarted and the message is delivered again: wrap
+// handlers in Retry and DeadLetter so that only a stop or a failed dead-letter
+// publish ever gets that far.
+type Consumer struct {
+	group   sarama.ConsumerGroup
+	cfg     GroupConfig
+	handler Handler
+	log     *zap.Logger
+	claims  atomic.Pointer[map[string][]int32]
+}
+
+// NewConsumer joins nothing yet: it connects to the cluster, and Run joins.
+func NewConsumer(cfg Config, gc GroupConfig, h Handler, log *zap.Logger) (*Consumer, error) {
+	if err := gc.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka group config: %w", err)
+	}
+	sc, err := cfg.sarama()
+	if err != nil {
+		return nil, err
+	}
+	strategy, _ := balanceStrategy(gc.Balance)
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{strategy}
+	sc.Consumer.Group.Session.Timeout = gc.SessionTimeout
+	sc.Consumer.Group.Heartbeat.Interval = gc.HeartbeatInterval
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	if gc.FromNewest {
+		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
+	}
+	sc.Consumer.Offsets.AutoCommit.Enable = true
+	sc.Consumer.Offsets.AutoCommit.Interval = gc.CommitInterval
+	sc.Consumer.Return.Errors = true
+	// Read only committed data: harmless without transactions, and correct the
+	// day a producer in the system uses them.
+	sc.Consumer.IsolationLevel = sarama.ReadCommitted
+
+	group, err := sarama.NewConsumerGroup(cfg.Brokers, gc.Group, sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: new consumer group %s: %w", gc.Group, err)
+	}
+	return &Consumer{
+		group:   group,
+		cfg:     gc,
+		handler: h,
+		log:     log.With(zap.String("group", gc.Group)),
+	}, nil
+}
+
+// Run consumes until ctx ends, then stops gracefully: no new messages are
+// taken, in-flight handlers get ShutdownTimeout to finish (their context is
+// cancelled when it runs out), marked offsets are committed and the group is
+// left. It returns nil after a clean stop, ErrShutdownTimeout if the stop
+// overran, or the error that made consuming impossible.
+func (c *Consumer) Run(ctx context.Context) error {
+	// Handlers get a context that outlives ctx by ShutdownTimeout, so work
+	// under way when the stop comes can finish instead of being torn down.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopWork := context.AfterFunc(ctx, func() {
+		time.AfterFunc(c.cfg.ShutdownTimeout, cancelWork)
+	})
+	defer stopWork()
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for err := range c.group.Errors() {
+			c.log.Warn("consumer group error", zap.Error(err))
+		}
+	})
+
+	done := make(chan error, 1)
+	go func() { done <- c.loop(ctx, workCtx) }()
+
+	var runErr error
+	select {
+	case runErr = <-done:
+	case <-ctx.Done():
+		select {
+		case runErr = <-done:
+		case <-time.After(c.cfg.ShutdownTimeout):
+			c.log.Error("in-flight messages did not finish in time",
+				zap.Duration("shutdown_timeout", c.cfg.ShutdownTimeout))
+			runErr = ErrShutdownTimeout
+		}
+	}
+
+	// Close leaves the group, so the coordinator rebalances at once rather
+	// than after a session timeout. Bound it too: a dead broker must not hold
+	// the process hostage.
+	closed := make(chan error, 1)
+	go func() { closed <- c.group.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil && runErr == nil {
+			runErr = fmt.Errorf("kafka: leave group %s: %w", c.cfg.Group, err)
+		}
+		wg.Wait()
+	case <-time.After(c.cfg.ShutdownTimeout):
+		if runErr == nil {
+			runErr = ErrShutdownTimeout
+		}
+	}
+	c.log.Info("consumer stopped", zap.Error(runErr))
+	return runErr
+}
+
+// loop calls Consume for one session after another: with eager balance
+// strategies every rebalance ends a session.
+func (c *Consumer) loop(ctx, workCtx context.Context) error {
+	gh := &groupHandler{handler: c.handler, workCtx: workCtx, log: c.log, claims: &c.claims}
+	backoff := 100 * time.Millisecond
+	for {
+		err := c.group.Consume(ctx, c.cfg.Topics, gh)
+		switch {
+		case ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
+			return nil
+		case err != nil:
+			c.log.Warn("consume session failed, rejoining", zap.Error(err), zap.Duration("backoff", backoff))
+		default:
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		// A failing session (broker away, handler error) is retried with a
+		// capped backoff rather than spinning.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Assignment returns the partitions this member owns now, by topic; it is
+// empty between sessions.
+func (c *Consumer) Assignment() map[string][]int32 {
+	if p := c.claims.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// groupHandler adapts a Handler to sarama.ConsumerGroupHandler.
+type groupHandler struct {
+	handler Handler
+	workCtx context.Context
+	log     *zap.Logger
+	claims  *atomic.Pointer[map[string][]int32]
+}
+
+func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
+	claims := sess.Claims()
+	h.claims.Store(&claims)
+	h.log.Info("partitions assigned", zap.Any("claims", claims),
+		zap.String("member_id", sess.MemberID()), zap.Int32("generation", sess.GenerationID()))
+	return nil
+}
+
+func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	h.claims.Store(nil)
+	h.log.Info("partitions released", zap.Any("claims", sess.Claims()),
+		zap.Int32("generation", sess.GenerationID()))
+	return nil
+}
+
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	ctx := withStopping(h.workCtx, sess.Context().Done())
+	for {
+		select {
+		case <-sess.Context().Done():
+			return nil
+		case cm, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			msg := messageFromSarama(cm)
+			if err := h.handler(ctx, msg); err != nil {
+				// Not marked: returning ends the session, and the next one
+				// starts again from this message.
+				return fmt.Errorf("handle %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
+			}
+			sess.MarkMessage(cm, "")
+		}
+	}
+}
+
+type stoppingKey struct{}
+
+func withStopping(ctx context.Context, stop <-chan struct{}) context.Context {
+	return context.WithValue(ctx, stoppingKey{}, stop)
+}
+
+// Stopping returns a channel that is closed when the consumer wants the
+// handler to wrap up: the service is stopping or the partition is being
+// reassigned. Unlike ctx.Done(), it leaves time to finish work in hand; it
+// is meant for loops that could otherwise go on for long, such as Retry.
+// It returns nil, a channel that never closes, outside a Consumer.
+func Stopping(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
+	return ch
+}

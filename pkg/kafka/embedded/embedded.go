@@ -1,0 +1,79 @@
+// Package embedded runs an in-process, Kafka-protocol cluster for development
+// and tests, so that the whole system runs and is tested with nothing but Go.
+//
+// It is franz-go's kfake: a protocol-level stand-in that speaks the real wire
+// protocol over TCP, so sarama, kafkajs, kcat or the Java client connect to
+// it as to a broker. It keeps data in memory and is not Apache Kafka; the
+// integration suites therefore also run against a real broker.
+package embedded
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Options configures Start. The zero value starts one broker on a free
+// loopback port with no topics.
+type Options struct {
+	// Addr is host:port to listen on; port 0 picks a free one. Default
+	// 127.0.0.1:0.
+	Addr string
+	// Topics are created at start with Partitions partitions each.
+	Topics     []string
+	Partitions int32
+}
+
+// Broker is a running embedded cluster of one broker.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// Start listens and serves until Close.
+func Start(opts Options) (*Broker, error) {
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("embedded broker: address %q: invalid port", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		// kfake always asks for 127.0.0.1; honour the host we were given.
+		kfake.ListenFn(func(network, a string) (net.Listener, error) {
+			_, p, _ := net.SplitHostPort(a)
+			return net.Listen(network, net.JoinHostPort(host, p))
+		}),
+		// Client-side topic auto-creation is off, as a careful production
+		// cluster has it; services create what they use.
+		kfake.DefaultNumPartitions(max(1, int(opts.Partitions))),
+	}
+	if len(opts.Topics) > 0 {
+		kopts = append(kopts, kfake.SeedTopics(max(1, opts.Partitions), opts.Topics...))
+	}
+	c, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: listen on %s: %w", addr, err)
+	}
+	return &Broker{cluster: c, addr: c.ListenAddrs()[0]}, nil
+}
+
+// Addr is the host:port clients bootstrap from.
+func (b *Broker) Addr() string { return b.addr }
+
+// Close stops serving and drops all data.
+func (b *Broker) Close() { b.cluster.Close() }

@@ -1,0 +1,520 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+)
+
+// These tests speak the Kafka protocol over TCP: to an embedded broker by
+// default, to the cluster in KAFKA_BROKERS when it is set.
+
+const waitLong = 60 * time.Second
+
+func newProducer(t *testing.T, cfg kafka.Config) *kafka.Producer {
+	t.Helper()
+	p, err := kafka.NewProducer(cfg)
+	if err != nil {
+		t.Fatalf("NewProducer: %v", err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func publishN(t *testing.T, p *kafka.Producer, topic string, from, n int) {
+	t.Helper()
+	recs := make([]kafka.Record, 0, n)
+	for i := from; i < from+n; i++ {
+		v := strconv.Itoa(i)
+		recs = append(recs, kafka.Record{Topic: topic, Key: []byte("key-" + v), Value: []byte(v)})
+	}
+	if err := p.Publish(context.Background(), recs...); err != nil {
+		t.Fatalf("publish %d records: %v", n, err)
+	}
+}
+
+// seen records which values a handler processed, and how often.
+type seen struct {
+	mu     sync.Mutex
+	counts map[string]int
+	parts  map[int32]bool
+}
+
+func newSeen() *seen { return &seen{counts: map[string]int{}, parts: map[int32]bool{}} }
+
+func (s *seen) add(m *kafka.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts[string(m.Value)]++
+	s.parts[m.Partition] = true
+}
+
+func (s *seen) distinct() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.counts)
+}
+
+func (s *seen) has(v string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[v] > 0
+}
+
+// startConsumer runs a consumer in the background and returns a function that
+// stops it and returns Run's error.
+func startConsumer(t *testing.T, cfg kafka.Config, gc kafka.GroupConfig, h kafka.Handler) (*kafka.Consumer, func() error) {
+	t.Helper()
+	c, err := kafka.NewConsumer(cfg, gc, h, kafkatest.Logger(t))
+	if err != nil {
+		t.Fatalf("NewConsumer: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return c, stop
+}
+
+func TestProducerPartitionsLikeTheJavaClient(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	const partitions = 6
+	topic := kafkatest.Topic(t, cfg, "murmur2", partitions)
+	p := newProducer(t, cfg)
+
+	// murmur2 of each key as Apache Kafka's own UtilsTest.testMurmur2 pins it;
+	// the Java client's partition is (hash & 0x7fffffff) % partitions.
+	vectors := map[string]int32{
+		"21":                         -973932308,
+		"foobar":                     -790332482,
+		"a-little-bit-long-string":   -985981536,
+		"a-little-bit-longer-string": -1486304829,
+		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+		"abc": 479470107,
+	}
+	for key := range vectors {
+		if err := p.Publish(context.Background(), kafka.Record{Topic: topic, Key: []byte(key), Value: []byte(key)}); err != nil {
+			t.Fatalf("publish %s: %v", key, err)
+		}
+	}
+	for _, m := range kafkatest.ReadN(t, cfg, topic, len(vectors), waitLong) {
+		want := (vectors[string(m.Key)] & 0x7fffffff) % partitions
+		if m.Partition != want {
+			t.Errorf("key %q landed on partition %d, the Java client puts it on %d", m.Key, m.Partition, want)
+		}
+	}
+}
+
+func TestPublishBatchKeepsKeysValuesAndHeaders(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "batch", 3)
+	p := newProducer(t, cfg)
+
+	var recs []kafka.Record
+	for i := range 20 {
+		recs = append(recs, kafka.Record{Topic: topic, Key: []byte("k" + strconv.Itoa(i%4)), Value: []byte(strconv.Itoa(i)),
+			Headers: map[string]string{"n": strconv.Itoa(i)}})
+	}
+	if err := p.Publish(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	got := kafkatest.ReadN(t, cfg, topic, len(recs), waitLong)
+	last := map[string]int{} // per key, records must keep their order
+	for _, m := range got {
+		if m.Header("n") != string(m.Value) {
+			t.Errorf("record %s has header n=%q", m.Value, m.Header("n"))
+		}
+		i, _ := strconv.Atoi(string(m.Value))
+		if prev, ok := last[string(m.Key)]; ok && i < prev {
+			t.Errorf("key %s: record %d came after %d", m.Key, i, prev)
+		}
+		last[string(m.Key)] = i
+	}
+}
+
+func TestPublishHonoursContext(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	p := newProducer(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Publish(ctx, kafka.Record{Topic: "any", Value: []byte("x")}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Publish on a cancelled context = %v, want context.Canceled", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(context.Background(), kafka.Record{Topic: "any", Value: []byte("x")}); !errors.Is(err, kafka.ErrProducerClosed) {
+		t.Fatalf("Publish after Close = %v, want ErrProducerClosed", err)
+	}
+}
+
+func TestTransientFailureIsRetriedNotSkipped(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "transient", 1)
+	p := newProducer(t, cfg)
+	publishN(t, p, topic, 0, 10)
+
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	s := newSeen()
+	h := kafka.Chain(func(_ context.Context, m *kafka.Message) error {
+		mu.Lock()
+		attempts[string(m.Value)]++
+		n := attempts[string(m.Value)]
+		mu.Unlock()
+		if string(m.Value) == "3" && n < 3 {
+			return errTransient
+		}
+		s.add(m)
+		return nil
+	}, kafka.Retry(fastRetry(0), zap.NewNop()))
+	_, stop := startConsumer(t, cfg, kafkatest.GroupConfig(t, topic), h)
+
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == 10 }, "processed %d of 10", s.distinct())
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts["3"] != 3 {
+		t.Errorf("record 3 was tried %d times, want 3 (two failures, one success)", attempts["3"])
+	}
+}
+
+func TestHandlerErrorRedeliversInsteadOfSkipping(t *testing.T) {
+	t.Parallel()
+	// Without Retry, a failing handler must still not lose the message: the
+	// session restarts and the same record comes again.
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "redeliver", 1)
+	p := newProducer(t, cfg)
+	publishN(t, p, topic, 0, 5)
+
+	var failed sync.Once
+	s := newSeen()
+	_, stop := startConsumer(t, cfg, kafkatest.GroupConfig(t, topic), func(_ context.Context, m *kafka.Message) error {
+		err := error(nil)
+		if string(m.Value) == "2" {
+			failed.Do(func() { err = errTransient })
+		}
+		if err != nil {
+			return err
+		}
+		s.add(m)
+		return nil
+	})
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == 5 }, "processed %d of 5", s.distinct())
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestRestartedGroupMemberSkipsNothing(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "handover", 6)
+	p := newProducer(t, cfg)
+	const total = 600
+	publishN(t, p, topic, 0, total)
+	gc := kafkatest.GroupConfig(t, topic)
+
+	s := newSeen()
+	slow := func(_ context.Context, m *kafka.Message) error {
+		time.Sleep(time.Millisecond)
+		s.add(m)
+		return nil
+	}
+	// The first member is stopped mid-stream...
+	_, stopFirst := startConsumer(t, cfg, gc, slow)
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() >= total/4 }, "first member processed %d", s.distinct())
+	if err := stopFirst(); err != nil {
+		t.Fatalf("first member Run: %v", err)
+	}
+	firstCount := s.distinct()
+	if firstCount == total {
+		t.Fatalf("first member processed everything before it was stopped; the test proves nothing")
+	}
+	// ...and a second member of the same group takes over from the commits.
+	_, stopSecond := startConsumer(t, cfg, gc, slow)
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == total }, "processed %d of %d", s.distinct(), total)
+	if err := stopSecond(); err != nil {
+		t.Fatalf("second member Run: %v", err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dupes := 0
+	for _, n := range s.counts {
+		dupes += n - 1
+	}
+	t.Logf("first member processed %d, redelivered after handover: %d", firstCount, dupes)
+}
+
+func TestPoisonRecordIsDeadLetteredAndPartitionMovesOn(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "poison", 1)
+	dlt := kafkatest.Topic(t, cfg, "dlt", 1)
+	p := newProducer(t, cfg)
+	for _, v := range []string{"ok-1", "poison", "ok-2", "ok-3"} {
+		rec := kafka.Record{Topic: topic, Key: []byte("k"), Value: []byte(v), Headers: map[string]string{"correlation-id": "corr-" + v}}
+		if err := p.Publish(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gc := kafkatest.GroupConfig(t, topic)
+	log := kafkatest.Logger(t)
+	s := newSeen()
+	h := kafka.Chain(func(_ context.Context, m *kafka.Message) error {
+		if string(m.Value) == "poison" {
+			return kafka.Permanent(errors.New("orderId: must not be empty"))
+		}
+		s.add(m)
+		return nil
+	}, kafka.DeadLetter(p, dlt, gc.Group, log), kafka.Retry(fastRetry(0), log), kafka.Recover(log))
+	_, stop := startConsumer(t, cfg, gc, h)
+
+	kafkatest.Eventually(t, waitLong, func() bool { return s.has("ok-3") }, "records after the poison one were not processed")
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, v := range []string{"ok-1", "ok-2", "ok-3"} {
+		if !s.has(v) {
+			t.Errorf("%s was not processed", v)
+		}
+	}
+
+	parked := kafkatest.ReadN(t, cfg, dlt, 1, waitLong)[0]
+	want := map[string]string{
+		kafka.HeaderDLTOriginTopic:     topic,
+		kafka.HeaderDLTOriginPartition: "0",
+		kafka.HeaderDLTOriginOffset:    "1",
+		kafka.HeaderDLTError:           "orderId: must not be empty",
+		kafka.HeaderDLTConsumerGroup:   gc.Group,
+		"correlation-id":               "corr-poison",
+	}
+	for k, v := range want {
+		if got := parked.Header(k); got != v {
+			t.Errorf("dead-letter header %s = %q, want %q", k, got, v)
+		}
+	}
+	if string(parked.Value) != "poison" || string(parked.Key) != "k" {
+		t.Errorf("dead-letter record = %q/%q, want the original key and value", parked.Key, parked.Value)
+	}
+}
+
+func TestPanickingHandlerDoesNotStopTheConsumer(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "panic", 1)
+	dlt := kafkatest.Topic(t, cfg, "dlt", 1)
+	p := newProducer(t, cfg)
+	publishN(t, p, topic, 0, 3)
+	gc := kafkatest.GroupConfig(t, topic)
+	log := kafkatest.Logger(t)
+	s := newSeen()
+	h := kafka.Chain(func(_ context.Context, m *kafka.Message) error {
+		if string(m.Value) == "1" {
+			panic("nil map")
+		}
+		s.add(m)
+		return nil
+	}, kafka.DeadLetter(p, dlt, gc.Group, log), kafka.Retry(fastRetry(0), log), kafka.Recover(log))
+	_, stop := startConsumer(t, cfg, gc, h)
+	kafkatest.Eventually(t, waitLong, func() bool { return s.has("2") }, "record after the panicking one was not processed")
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := kafkatest.ReadN(t, cfg, dlt, 1, waitLong)[0].Header(kafka.HeaderDLTError); got != "panic: nil map" {
+		t.Errorf("dead-letter error header = %q, want %q", got, "panic: nil map")
+	}
+}
+
+func TestGroupMembersSplitPartitions(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "split", 6)
+	gc := kafkatest.GroupConfig(t, topic)
+	noop := func(context.Context, *kafka.Message) error { return nil }
+	a, _ := startConsumer(t, cfg, gc, noop)
+	b, _ := startConsumer(t, cfg, gc, noop)
+
+	var last string
+	kafkatest.Eventually(t, waitLong, func() bool {
+		pa, pb := a.Assignment()[topic], b.Assignment()[topic]
+		last = fmt.Sprintf("a=%v b=%v", pa, pb)
+		if len(pa) == 0 || len(pb) == 0 || len(pa)+len(pb) != 6 {
+			return false
+		}
+		all := slices.Concat(pa, pb)
+		slices.Sort(all)
+		return slices.Equal(all, []int32{0, 1, 2, 3, 4, 5})
+	}, "partitions not split between both members: %s", &last)
+	t.Logf("assignment: %s", last)
+}
+
+func TestStopUnderLoadCommitsWhatWasProcessed(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "load", 3)
+	p := newProducer(t, cfg)
+	gc := kafkatest.GroupConfig(t, topic)
+
+	// Keep producing for the whole test.
+	loadCtx, stopLoad := context.WithCancel(context.Background())
+	var loadWG sync.WaitGroup
+	loadWG.Go(func() {
+		for i := 0; loadCtx.Err() == nil; i += 20 {
+			recs := make([]kafka.Record, 20)
+			for j := range recs {
+				recs[j] = kafka.Record{Topic: topic, Key: []byte(strconv.Itoa(i + j)), Value: []byte(strconv.Itoa(i + j))}
+			}
+			if err := p.Publish(loadCtx, recs...); err != nil && loadCtx.Err() == nil {
+				t.Errorf("publish: %v", err)
+				return
+			}
+		}
+	})
+	defer func() { stopLoad(); loadWG.Wait() }()
+
+	var mu sync.Mutex
+	lastDone := map[int32]int64{} // highest offset processed per partition
+	s := newSeen()
+	_, stop := startConsumer(t, cfg, gc, func(_ context.Context, m *kafka.Message) error {
+		time.Sleep(2 * time.Millisecond) // in-flight work when the stop comes
+		mu.Lock()
+		lastDone[m.Partition] = max(lastDone[m.Partition], m.Offset)
+		mu.Unlock()
+		s.add(m)
+		return nil
+	})
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() >= 300 }, "processed only %d", s.distinct())
+
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(began); took > gc.ShutdownTimeout {
+		t.Errorf("stop took %s, longer than the shutdown timeout %s", took, gc.ShutdownTimeout)
+	}
+
+	committed := committedOffsets(t, cfg, gc.Group, topic)
+	mu.Lock()
+	defer mu.Unlock()
+	for part, off := range lastDone {
+		if committed[part] != off+1 {
+			t.Errorf("partition %d: committed %d, want %d (one past the last processed offset)", part, committed[part], off+1)
+		}
+	}
+	t.Logf("processed %d records; committed %v", s.distinct(), committed)
+}
+
+func TestStopGivesUpOnAStuckHandler(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "stuck", 1)
+	p := newProducer(t, cfg)
+	publishN(t, p, topic, 0, 1)
+	gc := kafkatest.GroupConfig(t, topic)
+	gc.ShutdownTimeout = 2 * time.Second
+
+	started := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	_, stop := startConsumer(t, cfg, gc, func(context.Context, *kafka.Message) error {
+		close(started)
+		<-release // ignores its context on purpose
+		return nil
+	})
+	select {
+	case <-started:
+	case <-time.After(waitLong):
+		t.Fatal("handler never started")
+	}
+	if err := stop(); !errors.Is(err, kafka.ErrShutdownTimeout) {
+		t.Fatalf("Run = %v, want ErrShutdownTimeout", err)
+	}
+}
+
+func TestEnsureTopicsIsIdempotent(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	name := kafkatest.Name(t, "ensure")
+	spec := kafka.TopicSpec{Name: name, Partitions: 4, ReplicationFactor: 1}
+	for range 2 {
+		if err := kafka.EnsureTopics(context.Background(), cfg, zap.NewNop(), spec); err != nil {
+			t.Fatalf("EnsureTopics: %v", err)
+		}
+	}
+	admin := newAdmin(t, cfg)
+	metas, err := admin.DescribeTopics([]string{name})
+	if err != nil || len(metas) != 1 {
+		t.Fatalf("DescribeTopics: %v %v", metas, err)
+	}
+	if got := len(metas[0].Partitions); got != 4 {
+		t.Errorf("partitions = %d, want 4", got)
+	}
+}
+
+func TestPingerReportsAReachableCluster(t *testing.T) {
+	t.Parallel()
+	pinger, err := kafka.NewPinger(kafkatest.Config(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pinger.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pinger.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func newAdmin(t *testing.T, cfg kafka.Config) sarama.ClusterAdmin {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version, _ = sarama.ParseKafkaVersion(cfg.Version)
+	admin, err := sarama.NewClusterAdmin(cfg.Brokers, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	return admin
+}
+
+func committedOffsets(t *testing.T, cfg kafka.Config, group, topic string) map[int32]int64 {
+	t.Helper()
+	resp, err := newAdmin(t, cfg).ListConsumerGroupOffsets(group, nil)
+	if err != nil {
+		t.Fatalf("ListConsumerGroupOffsets: %v", err)
+	}
+	out := map[int32]int64{}
+	for part, block := range resp.Blocks[topic] {
+		out[part] = block.Offset
+	}
+	return out
+}

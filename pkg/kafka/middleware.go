@@ -1,0 +1,158 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Recover turns a panic in the handler into a permanent error, so one bad
+// message can neither crash the service nor be retried forever. The stack is
+// logged here; the error keeps only the panic value, short enough for a
+// dead-letter header.
+func Recover(log *zap.Logger) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Message) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					log.Error("handler panicked",
+						zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
+						zap.Int64("offset", msg.Offset), zap.Any("panic", r),
+						zap.ByteString("stack", debug.Stack()))
+					err = Permanent(fmt.Errorf("panic: %v", r))
+				}
+			}()
+			return next(ctx, msg)
+		}
+	}
+}
+
+// RetryPolicy bounds how a transient failure is retried.
+type RetryPolicy struct {
+	// MaxAttempts is the total number of tries, the first included. Zero or
+	// less retries until the context ends: a transient fault such as a broker
+	// being away must delay a message, not lose it.
+	MaxAttempts int
+	// InitialBackoff is the wait before the second try; it doubles per try.
+	InitialBackoff time.Duration
+	// MaxBackoff caps the wait between tries.
+	MaxBackoff time.Duration
+}
+
+// DefaultRetryPolicy retries until the consumer stops, waiting 100ms at first
+// and at most 5s between tries.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second}
+}
+
+// backoff returns the wait after the given failed attempt (1-based), with
+// jitter so that many partitions failing together do not retry in lockstep.
+func (p RetryPolicy) backoff(attempt int) time.Duration {
+	d := p.InitialBackoff
+	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxBackoff)
+	if d <= 0 {
+		return 0
+	}
+	// Between 75% and 100% of d.
+	return d - time.Duration(rand.Int64N(int64(d)/4+1))
+}
+
+// Retry calls the handler again after a transient error, waiting with
+// exponential backoff. Permanent errors return at once. When MaxAttempts is
+// exhausted the last error is returned marked Permanent, so DeadLetter parks
+// the message instead of blocking the partition.
+func Retry(p RetryPolicy, log *zap.Logger) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Message) error {
+			for attempt := 1; ; attempt++ {
+				err := next(ctx, msg)
+				if err == nil || IsPermanent(err) {
+					return err
+				}
+				if p.MaxAttempts > 0 && attempt >= p.MaxAttempts {
+					return Permanent(fmt.Errorf("gave up after %d attempts: %w", attempt, err))
+				}
+				wait := p.backoff(attempt)
+				log.Warn("handler failed, will retry",
+					zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
+					zap.Int64("offset", msg.Offset), zap.Int("attempt", attempt),
+					zap.Duration("backoff", wait), zap.Error(err))
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return fmt.Errorf("retry abandoned: %w (last error: %v)", ctx.Err(), err)
+				case <-Stopping(ctx):
+					// The message stays unmarked; whoever owns the partition
+					// next starts again from it.
+					t.Stop()
+					return fmt.Errorf("retry abandoned, consumer stopping: %w", err)
+				case <-t.C:
+				}
+			}
+		}
+	}
+}
+
+// Headers set on a dead-lettered record, beside the original headers, so an
+// operator can find the source record and see why it failed.
+const (
+	HeaderDLTOriginTopic     = "dlt-origin-topic"
+	HeaderDLTOriginPartition = "dlt-origin-partition"
+	HeaderDLTOriginOffset    = "dlt-origin-offset"
+	HeaderDLTError           = "dlt-error"
+	HeaderDLTConsumerGroup   = "dlt-consumer-group"
+	HeaderDLTFailedAt        = "dlt-failed-at"
+)
+
+// DefaultDeadLetterTopic is where services park records they can never process.
+const DefaultDeadLetterTopic = "dead-letter-topic"
+
+// Publisher is the part of Producer that DeadLetter needs.
+type Publisher interface {
+	Publish(ctx context.Context, records ...Record) error
+}
+
+// DeadLetter publishes a message whose handler failed permanently to topic,
+// with the original key, value and headers plus headers naming its origin and
+// the error, and then reports success so the partition moves on. Transient
+// errors pass through untouched. If the dead-letter publish itself fails the
+// error is returned, so the message is not marked and will be seen again.
+func DeadLetter(pub Publisher, topic, group string, log *zap.Logger) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Message) error {
+			err := next(ctx, msg)
+			if err == nil || !IsPermanent(err) {
+				return err
+			}
+			headers := make(map[string]string, len(msg.Headers)+6)
+			for k, v := range msg.Headers {
+				headers[k] = v
+			}
+			headers[HeaderDLTOriginTopic] = msg.Topic
+			headers[HeaderDLTOriginPartition] = strconv.FormatInt(int64(msg.Partition), 10)
+			headers[HeaderDLTOriginOffset] = strconv.FormatInt(msg.Offset, 10)
+			headers[HeaderDLTError] = err.Error()
+			headers[HeaderDLTConsumerGroup] = group
+			headers[HeaderDLTFailedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+
+			rec := Record{Topic: topic, Key: msg.Key, Value: msg.Value, Headers: headers}
+			if perr := pub.Publish(ctx, rec); perr != nil {
+				return fmt.Errorf("dead-letter to %s: %w (handler error: %v)", topic, perr, err)
+			}
+			log.Warn("message dead-lettered",
+				zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
+				zap.Int64("offset", msg.Offset), zap.String("dead_letter_topic", topic),
+				zap.Error(err))
+			return nil
+		}
+	}
+}
