@@ -181,22 +181,30 @@ func (c *Consumer) Run(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- c.loop(ctx, workCtx) }()
 
+	// One budget covers the whole stop: finishing handlers, the final commit
+	// and leaving the group.
 	var runErr error
+	var budget <-chan time.Time
 	select {
 	case runErr = <-done:
+		budget = time.After(c.cfg.ShutdownTimeout)
 	case <-ctx.Done():
+		budget = time.After(c.cfg.ShutdownTimeout)
 		select {
 		case runErr = <-done:
-		case <-time.After(c.cfg.ShutdownTimeout):
+		case <-budget:
 			c.log.Error("in-flight messages did not finish in time",
 				zap.Duration("shutdown_timeout", c.cfg.ShutdownTimeout))
-			runErr = ErrShutdownTimeout
+			// Release what can be released without waiting for the stuck
+			// handler; its offset stays uncommitted.
+			go c.group.Close()
+			return ErrShutdownTimeout
 		}
 	}
 
 	// Close leaves the group, so the coordinator rebalances at once rather
-	// than after a session timeout. Bound it too: a dead broker must not hold
-	// the process hostage.
+	// than after a session timeout. A dead broker must not hold the process
+	// hostage, so this is bounded by the same budget.
 	closed := make(chan error, 1)
 	go func() { closed <- c.group.Close() }()
 	select {
@@ -205,7 +213,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			runErr = fmt.Errorf("kafka: leave group %s: %w", c.cfg.Group, err)
 		}
 		wg.Wait()
-	case <-time.After(c.cfg.ShutdownTimeout):
+	case <-budget:
 		if runErr == nil {
 			runErr = ErrShutdownTimeout
 		}

@@ -445,18 +445,31 @@ func TestStopGivesUpOnAStuckHandler(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
-	_, stop := startConsumer(t, cfg, gc, func(context.Context, *kafka.Message) error {
+	// The consumer outlives the test by design here, so it must not log to t.
+	c, err := kafka.NewConsumer(cfg, gc, func(context.Context, *kafka.Message) error {
 		close(started)
 		<-release // ignores its context on purpose
 		return nil
-	})
+	}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
 	select {
 	case <-started:
 	case <-time.After(waitLong):
 		t.Fatal("handler never started")
 	}
-	if err := stop(); !errors.Is(err, kafka.ErrShutdownTimeout) {
-		t.Fatalf("Run = %v, want ErrShutdownTimeout", err)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, kafka.ErrShutdownTimeout) {
+			t.Fatalf("Run = %v, want ErrShutdownTimeout", err)
+		}
+	case <-time.After(gc.ShutdownTimeout + 5*time.Second):
+		t.Fatal("Run did not return after the shutdown timeout")
 	}
 }
 
