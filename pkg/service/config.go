@@ -1,0 +1,100 @@
+package service
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/logging"
+)
+
+// Base is the part of the configuration every service has. Embed it in a
+// service's own config struct: its keys, env vars and flags come along.
+type Base struct {
+	KafkaBrokers           []string      `config:"kafka_brokers" help:"comma-separated Kafka bootstrap brokers (host:port)"`
+	KafkaVersion           string        `config:"kafka_version" help:"Kafka protocol version to speak (2.1.0 or newer)"`
+	KafkaStartupTimeout    time.Duration `config:"kafka_startup_timeout" help:"how long to wait at start for Kafka to answer"`
+	TopicPartitions        int           `config:"topic_partitions" help:"partitions of each topic created at start"`
+	TopicReplicationFactor int           `config:"topic_replication_factor" help:"replication factor of each topic created at start"`
+	DeadLetterTopic        string        `config:"dead_letter_topic" help:"topic for records that can never be processed"`
+	HTTPAddr               string        `config:"http_addr" help:"HTTP listen address for the API and /healthz, /readyz"`
+	LogLevel               string        `config:"log_level" help:"debug, info, warn or error"`
+	LogFormat              string        `config:"log_format" help:"console (for people) or json (for machines)"`
+	ShutdownTimeout        time.Duration `config:"shutdown_timeout" help:"how long a graceful stop may take"`
+}
+
+// DefaultBase returns the defaults shared by all services, listening on
+// httpAddr.
+func DefaultBase(httpAddr string) Base {
+	return Base{
+		KafkaBrokers:           []string{"localhost:29092"},
+		KafkaVersion:           kafka.DefaultVersion,
+		KafkaStartupTimeout:    60 * time.Second,
+		TopicPartitions:        6,
+		TopicReplicationFactor: 1,
+		DeadLetterTopic:        kafka.DefaultDeadLetterTopic,
+		HTTPAddr:               httpAddr,
+		LogLevel:               "info",
+		LogFormat:              logging.FormatConsole,
+		ShutdownTimeout:        15 * time.Second,
+	}
+}
+
+// BaseConfig returns b; through embedding it lets Setup reach the shared part
+// of any service's config.
+func (b *Base) BaseConfig() *Base { return b }
+
+// Validate reports every invalid shared setting, each naming its key.
+func (b *Base) Validate() error {
+	var errs []error
+	if len(b.KafkaBrokers) == 0 {
+		errs = append(errs, config.Errorf("kafka_brokers", "at least one broker is required"))
+	}
+	for _, addr := range b.KafkaBrokers {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			errs = append(errs, config.Errorf("kafka_brokers", "%q is not host:port", addr))
+		}
+	}
+	kc := kafka.DefaultConfig(b.KafkaBrokers...)
+	kc.Version = b.KafkaVersion
+	if err := kc.Validate(); err != nil && strings.Contains(err.Error(), "version") {
+		errs = append(errs, config.Errorf("kafka_version", "%q is not a supported Kafka version (use 2.1.0 or newer, e.g. %s)",
+			b.KafkaVersion, kafka.DefaultVersion))
+	}
+	if b.KafkaStartupTimeout <= 0 {
+		errs = append(errs, config.Errorf("kafka_startup_timeout", "must be positive, got %s", b.KafkaStartupTimeout))
+	}
+	if b.TopicPartitions < 1 {
+		errs = append(errs, config.Errorf("topic_partitions", "must be at least 1, got %d", b.TopicPartitions))
+	}
+	if b.TopicReplicationFactor < 1 || b.TopicReplicationFactor > 32767 {
+		errs = append(errs, config.Errorf("topic_replication_factor", "must be between 1 and 32767, got %d", b.TopicReplicationFactor))
+	}
+	if strings.TrimSpace(b.DeadLetterTopic) == "" {
+		errs = append(errs, config.Errorf("dead_letter_topic", "must not be empty"))
+	}
+	if _, _, err := net.SplitHostPort(b.HTTPAddr); err != nil {
+		errs = append(errs, config.Errorf("http_addr", "must be host:port or :port, got %q", b.HTTPAddr))
+	}
+	if _, err := logging.ParseLevel(b.LogLevel); err != nil {
+		errs = append(errs, config.Errorf("log_level", "%w", err))
+	}
+	if err := logging.ValidateFormat(b.LogFormat); err != nil {
+		errs = append(errs, config.Errorf("log_format", "%w", err))
+	}
+	if b.ShutdownTimeout <= 0 {
+		errs = append(errs, config.Errorf("shutdown_timeout", "must be positive, got %s", b.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Kafka returns the client configuration for a service named clientID.
+func (b *Base) Kafka(clientID string) kafka.Config {
+	kc := kafka.DefaultConfig(b.KafkaBrokers...)
+	kc.ClientID = clientID
+	kc.Version = b.KafkaVersion
+	return kc
+}

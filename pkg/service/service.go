@@ -1,0 +1,193 @@
+// Package service is the skeleton every service of the shop runs on, so that
+// each main.go is only wiring: load configuration, build the logger, connect
+// to Kafka and ensure the topics, serve HTTP with /healthz and /readyz, run
+// consumers and background tasks, and stop all of it gracefully.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/health"
+	"github.com/eventshop/eventshop/pkg/httpserver"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/logging"
+)
+
+// Configurable is a service's config struct: it embeds Base.
+type Configurable interface {
+	BaseConfig() *Base
+}
+
+// Setup loads cfg for the service called name from args, an optional config
+// file and the environment, then builds its logger and logs the effective
+// configuration. With --help it prints usage to out and returns an error that
+// satisfies errors.Is(err, config.ErrHelp).
+func Setup(name string, args []string, out io.Writer, cfg Configurable) (*zap.Logger, error) {
+	if err := config.Load(name, args, cfg, config.WithUsageOutput(out)); err != nil {
+		return nil, err
+	}
+	base := cfg.BaseConfig()
+	log, err := logging.New(base.LogLevel, base.LogFormat)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With(zap.String("service", name))
+	kafka.UseLogger(log)
+	log.Info("starting", zap.Any("config", config.Describe(cfg)))
+	return log, nil
+}
+
+// Exit ends the process for the error run returned: 0 for nil or --help,
+// 1 otherwise, with the error on stderr.
+func Exit(name string, err error) {
+	if err == nil || errors.Is(err, config.ErrHelp) {
+		os.Exit(0)
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	os.Exit(1)
+}
+
+// App is a running service: its Kafka clients, HTTP mux and tasks.
+type App struct {
+	// Log is the service's logger.
+	Log *zap.Logger
+	// Events publishes contract events with the standard headers.
+	Events *eventbus.Publisher
+
+	name     string
+	base     Base
+	kafka    kafka.Config
+	producer *kafka.Producer
+	pinger   *kafka.Pinger
+	mux      *http.ServeMux
+	tasks    []func(context.Context) error
+}
+
+// New connects the service called name to Kafka, waiting up to
+// KafkaStartupTimeout for it to answer, and ensures the shop's topics and the
+// dead-letter topic exist.
+func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, error) {
+	a := &App{Log: log, name: name, base: base, kafka: base.Kafka(name), mux: http.NewServeMux()}
+
+	if err := a.waitForKafka(ctx); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.producer, err = kafka.NewProducer(a.kafka); err != nil {
+		return nil, err
+	}
+	if a.pinger, err = kafka.NewPinger(a.kafka); err != nil {
+		_ = a.producer.Close()
+		return nil, err
+	}
+	a.Events = eventbus.NewPublisher(a.producer, name)
+
+	h := health.New()
+	h.AddReadiness("kafka", a.pinger.Ping)
+	h.Register(a.mux)
+	return a, nil
+}
+
+// waitForKafka ensures the topics, retrying while the cluster is not up yet:
+// under docker compose or `make run` the services may start before it.
+func (a *App) waitForKafka(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.base.KafkaStartupTimeout)
+	defer cancel()
+	var specs []kafka.TopicSpec
+	for _, t := range append(contracts.Topics(), a.base.DeadLetterTopic) {
+		specs = append(specs, kafka.TopicSpec{
+			Name:              t,
+			Partitions:        int32(a.base.TopicPartitions),
+			ReplicationFactor: int16(a.base.TopicReplicationFactor),
+		})
+	}
+	backoff := 250 * time.Millisecond
+	for {
+		err := kafka.EnsureTopics(ctx, a.kafka, a.Log, specs...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("kafka at %v not available after %s: %w", a.kafka.Brokers, a.base.KafkaStartupTimeout, err)
+		}
+		a.Log.Info("waiting for Kafka", zap.Strings("brokers", a.kafka.Brokers), zap.Error(err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Handle registers an HTTP handler on the service's mux, beside /healthz
+// and /readyz.
+func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+
+// Consume runs h for every message of topics in consumer group group, with
+// the standard middleware: correlation ids, dead-lettering of permanent
+// failures, retry of transient ones and panic recovery.
+func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
+	gc := kafka.DefaultGroupConfig(group, topics...)
+	gc.ShutdownTimeout = a.base.ShutdownTimeout
+	log := a.Log.With(zap.String("group", group))
+	h = kafka.Chain(h,
+		eventbus.Correlate(),
+		kafka.DeadLetter(a.producer, a.base.DeadLetterTopic, group, log),
+		kafka.Retry(kafka.DefaultRetryPolicy(), log),
+		kafka.Recover(log),
+	)
+	c, err := kafka.NewConsumer(a.kafka, gc, h, a.Log)
+	if err != nil {
+		return err
+	}
+	a.Go(c.Run)
+	return nil
+}
+
+// Go runs task beside the HTTP server and the consumers until the service
+// stops. A task returning an error stops the service.
+func (a *App) Go(task func(ctx context.Context) error) { a.tasks = append(a.tasks, task) }
+
+// Run serves HTTP and runs the consumers and tasks until ctx ends or one of
+// them fails, then stops them all and closes the Kafka clients. The producer
+// is closed last: consumers publish while they finish in-flight messages.
+func (a *App) Run(ctx context.Context) error {
+	defer a.close()
+	g, ctx := errgroup.WithContext(ctx)
+	srv := &http.Server{Addr: a.base.HTTPAddr, Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	g.Go(func() error {
+		a.Log.Info("http listening", zap.String("addr", a.base.HTTPAddr))
+		return httpserver.Serve(ctx, srv, a.base.ShutdownTimeout)
+	})
+	for _, task := range a.tasks {
+		g.Go(func() error { return task(ctx) })
+	}
+	err := g.Wait()
+	if err != nil {
+		a.Log.Error("stopped with error", zap.Error(err))
+	} else {
+		a.Log.Info("stopped")
+	}
+	return err
+}
+
+func (a *App) close() {
+	if err := a.pinger.Close(); err != nil {
+		a.Log.Warn("close kafka client", zap.Error(err))
+	}
+	if err := a.producer.Close(); err != nil {
+		a.Log.Warn("close producer", zap.Error(err))
+	}
+}
