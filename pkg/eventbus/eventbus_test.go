@@ -1,0 +1,199 @@
+package eventbus_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
+)
+
+type recordingPublisher struct {
+	batches [][]kafka.Record
+	err     error
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, rs ...kafka.Record) error {
+	if p.err != nil {
+		return p.err
+	}
+	p.batches = append(p.batches, rs)
+	return nil
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestNewIDIsARandomUUID(t *testing.T) {
+	t.Parallel()
+	a, b := eventbus.NewID(), eventbus.NewID()
+	if !uuidRE.MatchString(a) || !uuidRE.MatchString(b) {
+		t.Fatalf("NewID() = %q, %q; want version 4 UUIDs", a, b)
+	}
+	if a == b {
+		t.Fatalf("NewID() returned %q twice", a)
+	}
+}
+
+func TestPublishEncodesKeysAndHeadersOneBatch(t *testing.T) {
+	t.Parallel()
+	rec := &recordingPublisher{}
+	pub := eventbus.NewPublisher(rec, "order-service")
+	order := contracts.SampleOrder()
+	action := contracts.LoggingAction{ServiceName: contracts.ServiceOrder, Action: contracts.ActionNewOrder}
+
+	ctx := eventbus.WithCorrelationID(context.Background(), "corr-42")
+	if err := pub.Publish(ctx, order, action); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.batches) != 1 || len(rec.batches[0]) != 2 {
+		t.Fatalf("batches = %v, want one batch of two records", rec.batches)
+	}
+	wantBody, _ := contracts.Encode(order)
+	tests := []struct {
+		rec                   kafka.Record
+		topic, key, eventType string
+	}{
+		{rec.batches[0][0], contracts.TopicNewOrder, "ORDER-123", contracts.EventTypeNewOrder},
+		{rec.batches[0][1], contracts.TopicNewLoggingAction, "order-service", contracts.EventTypeLoggingAction},
+	}
+	ids := map[string]bool{}
+	for _, tc := range tests {
+		r := tc.rec
+		if r.Topic != tc.topic || string(r.Key) != tc.key {
+			t.Errorf("record on %s key %q, want %s key %q", r.Topic, r.Key, tc.topic, tc.key)
+		}
+		h := r.Headers
+		if h[contracts.HeaderCorrelationID] != "corr-42" || h[contracts.HeaderEventType] != tc.eventType ||
+			h[contracts.HeaderSchemaVersion] != contracts.SchemaVersion || h[contracts.HeaderSourceService] != "order-service" {
+			t.Errorf("headers = %v", h)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, h[contracts.HeaderProducedAt]); err != nil {
+			t.Errorf("produced-at: %v", err)
+		}
+		if !uuidRE.MatchString(h[contracts.HeaderEventID]) || ids[h[contracts.HeaderEventID]] {
+			t.Errorf("event-id %q is not a fresh UUID", h[contracts.HeaderEventID])
+		}
+		ids[h[contracts.HeaderEventID]] = true
+	}
+	if string(rec.batches[0][0].Value) != string(wantBody) {
+		t.Errorf("body = %s, want %s", rec.batches[0][0].Value, wantBody)
+	}
+}
+
+func TestPublishWithoutCorrelationSharesAFreshOne(t *testing.T) {
+	t.Parallel()
+	rec := &recordingPublisher{}
+	pub := eventbus.NewPublisher(rec, "inventory-service")
+	err := pub.Publish(context.Background(),
+		contracts.InventoryEmpty{ProductID: "P"}, contracts.LoggingAction{ServiceName: "s", Action: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := rec.batches[0][0].Headers[contracts.HeaderCorrelationID], rec.batches[0][1].Headers[contracts.HeaderCorrelationID]
+	if !uuidRE.MatchString(a) || a != b {
+		t.Errorf("correlation ids %q and %q, want one fresh UUID for the batch", a, b)
+	}
+}
+
+func TestPublishRefusesInvalidEventsAndPublishesNothing(t *testing.T) {
+	t.Parallel()
+	rec := &recordingPublisher{}
+	pub := eventbus.NewPublisher(rec, "s")
+	err := pub.Publish(context.Background(), contracts.LoggingAction{ServiceName: "s", Action: "a"}, contracts.InventoryEmpty{})
+	if !errors.Is(err, contracts.ErrInvalid) {
+		t.Fatalf("err = %v, want contracts.ErrInvalid", err)
+	}
+	if len(rec.batches) != 0 {
+		t.Errorf("published %v, want nothing", rec.batches)
+	}
+}
+
+func TestCorrelate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    string // "" means: a fresh UUID
+	}{
+		{"correlation id header", map[string]string{contracts.HeaderCorrelationID: "c", contracts.HeaderEventID: "e"}, "c"},
+		{"event id when no correlation id", map[string]string{contracts.HeaderEventID: "e"}, "e"},
+		{"fresh id for a record without headers, as kafkajs sends", nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got string
+			h := eventbus.Correlate()(func(ctx context.Context, _ *kafka.Message) error {
+				got = eventbus.CorrelationID(ctx)
+				return nil
+			})
+			if err := h(context.Background(), &kafka.Message{Headers: tc.headers}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" && !uuidRE.MatchString(got) || tc.want != "" && got != tc.want {
+				t.Errorf("correlation id = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHandle(t *testing.T) {
+	t.Parallel()
+	errDown := errors.New("downstream away")
+	tests := []struct {
+		name          string
+		body          string
+		fnErr         error
+		wantCalled    bool
+		wantErr       bool
+		wantPermanent bool
+	}{
+		{name: "valid body reaches the handler", body: `{"productId":"P-1"}`, wantCalled: true},
+		{name: "body that is not JSON is permanent", body: `{oops`, wantErr: true, wantPermanent: true},
+		{name: "body that breaks the contract is permanent", body: `{"productId":""}`, wantErr: true, wantPermanent: true},
+		{name: "handler's transient error stays transient", body: `{"productId":"P-1"}`, fnErr: errDown, wantCalled: true, wantErr: true},
+		{name: "handler's contract error is permanent", body: `{"productId":"P-1"}`, fnErr: contracts.ErrInvalid, wantCalled: true, wantErr: true, wantPermanent: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			called := false
+			h := eventbus.Handle(contracts.DecodeInventoryEmpty, func(_ context.Context, e contracts.InventoryEmpty) error {
+				called = true
+				if e.ProductID != "P-1" {
+					t.Errorf("ProductID = %q", e.ProductID)
+				}
+				return tc.fnErr
+			})
+			err := h(context.Background(), &kafka.Message{Topic: contracts.TopicInventoryEmpty, Value: []byte(tc.body)})
+			if called != tc.wantCalled || (err != nil) != tc.wantErr || kafka.IsPermanent(err) != tc.wantPermanent {
+				t.Errorf("called=%v err=%v permanent=%v; want called=%v error=%v permanent=%v",
+					called, err, kafka.IsPermanent(err), tc.wantCalled, tc.wantErr, tc.wantPermanent)
+			}
+		})
+	}
+}
+
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	var got []string
+	h := eventbus.Route(map[string]kafka.Handler{
+		"a": func(context.Context, *kafka.Message) error { got = append(got, "a"); return nil },
+		"b": func(context.Context, *kafka.Message) error { got = append(got, "b"); return nil },
+	})
+	for _, topic := range []string{"b", "a"} {
+		if err := h(context.Background(), &kafka.Message{Topic: topic}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0] != "b" || got[1] != "a" {
+		t.Errorf("routed to %v, want [b a]", got)
+	}
+	if err := h(context.Background(), &kafka.Message{Topic: "c"}); !kafka.IsPermanent(err) {
+		t.Errorf("unknown topic: err = %v, want a permanent error", err)
+	}
+}
