@@ -1,7 +1,7 @@
 # Every Go module of the workspace, as listed in go.work.
 MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 # Every command to build into bin/: directory of its main package.
-CMDS := deploy/devkafka
+CMDS := deploy/devkafka deploy/localrun $(wildcard services/*-service)
 BIN := $(CURDIR)/bin
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
@@ -45,6 +45,10 @@ tidy: ## Run go mod tidy in every module
 .PHONY: fuzz
 fuzz: ## Fuzz the event decoders for a while (FUZZTIME=30s)
 	cd pkg && go test -run=NONE -fuzz=FuzzDecodeOrder -fuzztime=$${FUZZTIME:-30s} ./contracts/
+
+.PHONY: run
+run: build ## Run the broker and the four services, no Docker (Ctrl-C stops all)
+	@$(BIN)/localrun -bin $(BIN)
 
 .PHONY: devkafka
 devkafka: build ## Run the embedded broker on 127.0.0.1:29092

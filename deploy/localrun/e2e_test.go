@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+)
+
+// binDir holds the binaries TestMain builds: the same ones `make run` runs.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "eventshop-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binDir = dir
+		if err := buildAll(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+// buildAll builds devkafka and the services into dir, with the race detector
+// when this test binary has it, so races in the services fail the test too.
+func buildAll(dir string) error {
+	dirs := map[string]string{"devkafka": "../devkafka"}
+	for _, s := range services {
+		dirs[s] = filepath.Join("..", "..", "services", s)
+	}
+	for name, src := range dirs {
+		args := []string{"build", "-o", filepath.Join(dir, name)}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
+		cmd.Dir = src
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", name, err, out)
+		}
+	}
+	return nil
+}
+
+// syncBuffer collects the shop's output from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// linesOf returns the output lines of one process that contain text.
+func (b *syncBuffer) linesOf(process, text string) []string {
+	var out []string
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, process+" ") && strings.Contains(line, text) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestShopEndToEnd runs the broker and the four services as processes, the
+// way `make run` does, and follows the tutorial's flow through them: three
+// sample orders over HTTP, and what every topic and every service shows.
+func TestShopEndToEnd(t *testing.T) {
+	opts := options{bin: binDir, grace: 20 * time.Second, env: map[string][]string{}}
+	if kafkatest.External() {
+		opts.externalKafka = true
+		opts.kafkaAddr = kafkatest.Brokers(t)[0]
+	} else {
+		opts.kafkaAddr = freeAddr(t)
+	}
+	httpAddr := map[string]string{}
+	for _, s := range services {
+		httpAddr[s] = freeAddr(t)
+		opts.env[s] = []string{"HTTP_ADDR=" + httpAddr[s], "SIMULATOR_INTERVAL=0", "LOG_LEVEL=info"}
+	}
+
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runShop(ctx, opts, out) }()
+	defer func() {
+		if t.Failed() {
+			t.Logf("output of the shop:\n%s", out.String())
+		}
+	}()
+
+	for _, s := range services {
+		url := "http://" + httpAddr[s] + "/readyz"
+		kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(url) == http.StatusOK }, "%s not ready", s)
+	}
+
+	// The tutorial's sample order, three times, under ids of this run so that
+	// the test also holds on a shared cluster that has seen other runs.
+	run := time.Now().UnixNano()
+	orderIDs := make([]string, 3)
+	for i := range orderIDs {
+		order := contracts.SampleOrder()
+		order.OrderID = fmt.Sprintf("ORDER-E2E-%d-%d", run, i+1)
+		orderIDs[i] = order.OrderID
+		body, _ := json.Marshal(order)
+		status, resp := post(t, "http://"+httpAddr["order-service"]+"/orders", body)
+		if status != http.StatusAccepted || !strings.Contains(resp, order.OrderID) {
+			t.Fatalf("POST order %d: %d %s, want 202 with its orderId", i+1, status, resp)
+		}
+	}
+	// An invalid order is refused and publishes nothing.
+	status, resp := post(t, "http://"+httpAddr["order-service"]+"/orders",
+		[]byte(`{"orderId":"ORDER-E2E-BAD","customerId":"C","products":[{"productId":"P","quantity":0,"totalPrice":1}]}`))
+	if status != http.StatusBadRequest || !strings.Contains(resp, "products[0].quantity") {
+		t.Fatalf("POST invalid order: %d %s, want 400 naming products[0].quantity", status, resp)
+	}
+
+	// What the services print.
+	for _, id := range orderIDs {
+		want := fmt.Sprintf("Congrats CUSTOMER-123, your order %s has been approved!", id)
+		kafkatest.Eventually(t, 60*time.Second, func() bool { return len(out.linesOf("notification-service", want)) == 1 },
+			"notification-service did not print %q once", want)
+	}
+	refill := "Product PRODUCT-123 has to be REFILLED!"
+	kafkatest.Eventually(t, 60*time.Second, func() bool { return len(out.linesOf("notification-service", refill)) == 1 },
+		"notification-service did not print %q once", refill)
+
+	// What is on the topics, counted by the correlation ids of this run's orders.
+	kc := kafka.DefaultConfig(opts.kafkaAddr)
+	orders := kafkatest.ReadN(t, kc, contracts.TopicNewOrder, 3, 60*time.Second)
+	corr := map[string]string{} // correlation id -> order id
+	for _, m := range orders {
+		o, err := contracts.DecodeOrder(m.Value)
+		if err != nil {
+			t.Fatalf("new-order-topic record %s: %v", m.Value, err)
+		}
+		for _, id := range orderIDs {
+			if o.OrderID == id {
+				corr[m.Header(contracts.HeaderCorrelationID)] = id
+				if string(m.Key) != id {
+					t.Errorf("order %s has key %q", id, m.Key)
+				}
+			}
+		}
+	}
+	if len(corr) != 3 {
+		t.Fatalf("found %d of this run's orders on %s, want 3", len(corr), contracts.TopicNewOrder)
+	}
+
+	actions := map[string]int{}
+	kafkatest.Eventually(t, 60*time.Second, func() bool {
+		actions = map[string]int{}
+		for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicNewLoggingAction, time.Second) {
+			if _, ours := corr[m.Header(contracts.HeaderCorrelationID)]; ours {
+				a, err := contracts.DecodeLoggingAction(m.Value)
+				if err != nil {
+					t.Fatalf("logging record %s: %v", m.Value, err)
+				}
+				actions[a.ServiceName+"/"+a.Action]++
+			}
+		}
+		return actions["order-service/new-order"]+actions["inventory-service/inventory-updated"]+actions["inventory-service/inventory-empty"] >= 10
+	}, "logging actions: %v", actions)
+	want := map[string]int{"order-service/new-order": 3, "inventory-service/inventory-updated": 6, "inventory-service/inventory-empty": 1}
+	if fmt.Sprint(actions) != fmt.Sprint(want) {
+		t.Errorf("logging actions = %v, want %v", actions, want)
+	}
+
+	var empties []string
+	for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicInventoryEmpty, time.Second) {
+		if _, ours := corr[m.Header(contracts.HeaderCorrelationID)]; ours {
+			empties = append(empties, string(m.Value))
+		}
+	}
+	if len(empties) != 1 || empties[0] != `{"productId":"PRODUCT-123"}` {
+		t.Errorf("inventory-empty records = %v, want one {\"productId\":\"PRODUCT-123\"}", empties)
+	}
+
+	// logging-service printed each of the ten actions.
+	for action, n := range want {
+		serviceName, act, _ := strings.Cut(action, "/")
+		kafkatest.Eventually(t, 30*time.Second, func() bool {
+			return countLogged(out, serviceName, act) >= n
+		}, "logging-service printed %s fewer than %d times", action, n)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("stopping the shop: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the shop did not stop")
+	}
+}
+
+// countLogged counts logging-service lines that record serviceName's action.
+func countLogged(out *syncBuffer, serviceName, action string) int {
+	n := 0
+	for _, line := range out.linesOf("logging-service", "serviceName: "+serviceName) {
+		if strings.Contains(line, "action: "+action) && !strings.Contains(line, "action: "+action+"-") {
+			n++
+		}
+	}
+	return n
+}
+
+func httpStatus(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func post(t *testing.T, url string, body []byte) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

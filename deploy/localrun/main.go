@@ -1,0 +1,132 @@
+// Command localrun runs the whole shop on one machine without Docker: the
+// embedded Kafka broker (devkafka) and the four services as separate
+// processes, each output line prefixed with the process's name. Ctrl-C stops
+// the services, then the broker, and leaves no process behind.
+//
+// It runs the binaries that `make build` puts in bin/. Any setting of the
+// services can be given in the environment, for example
+// SIMULATOR_INTERVAL=1s make run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// services are started in this order, after the broker.
+var services = []string{"inventory-service", "notification-service", "logging-service", "order-service"}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("localrun", flag.ContinueOnError)
+	opts := options{}
+	fs.StringVar(&opts.bin, "bin", "bin", "directory holding devkafka and the service binaries")
+	fs.StringVar(&opts.kafkaAddr, "kafka-addr", "127.0.0.1:29092", "address for the embedded broker")
+	fs.DurationVar(&opts.grace, "grace", 20*time.Second, "how long each process may take to stop")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts.color = isTerminal(os.Stdout) && out == os.Stdout
+	return runShop(ctx, opts, out)
+}
+
+// options says where the binaries are and how to run them.
+type options struct {
+	bin       string
+	kafkaAddr string
+	// externalKafka skips starting devkafka: kafkaAddr is a running cluster.
+	externalKafka bool
+	// env is extra environment for each service, by service name, after the
+	// common KAFKA_BROKERS.
+	env   map[string][]string
+	grace time.Duration
+	color bool
+}
+
+func runShop(ctx context.Context, opts options, out io.Writer) error {
+	names := services
+	if !opts.externalKafka {
+		names = append([]string{"devkafka"}, services...)
+	}
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(opts.bin, name)); err != nil {
+			return fmt.Errorf("%s not found in %s: run `make build` first", name, opts.bin)
+		}
+	}
+
+	w := &lineWriter{out: out, width: len("notification-service"), color: opts.color}
+	var procs []*proc
+	if !opts.externalKafka {
+		broker, err := start(0, "devkafka", filepath.Join(opts.bin, "devkafka"), []string{"-addr", opts.kafkaAddr}, nil, w)
+		if err != nil {
+			return err
+		}
+		procs = append(procs, broker)
+		if err := waitListening(ctx, opts.kafkaAddr, broker, 15*time.Second); err != nil {
+			return errors.Join(err, stopAll(procs, opts.grace))
+		}
+	}
+
+	for i, name := range services {
+		env := append([]string{"KAFKA_BROKERS=" + opts.kafkaAddr}, opts.env[name]...)
+		p, err := start(i+1, name, filepath.Join(opts.bin, name), nil, env, w)
+		if err != nil {
+			return errors.Join(err, stopAll(procs, opts.grace))
+		}
+		procs = append(procs, p)
+	}
+	w.write(0, "localrun", "all started: POST http://localhost:8000/orders, GET http://localhost:8001/stock; Ctrl-C stops everything")
+
+	var runErr error
+	if p := waitAny(ctx, procs); p != nil {
+		runErr = fmt.Errorf("%s exited unexpectedly: %v", p.name, p.exitErr())
+	}
+	w.write(0, "localrun", "stopping")
+	if err := stopAll(procs, opts.grace); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// waitListening waits until addr accepts connections, failing early if the
+// broker process exits (its port may be taken).
+func waitListening(ctx context.Context, addr string, p *proc, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("devkafka exited before listening on %s (is the port taken?): %v", addr, p.exitErr())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("devkafka not listening on %s after %s", addr, timeout)
+		}
+	}
+}
