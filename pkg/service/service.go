@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -30,15 +31,33 @@ type Configurable interface {
 	BaseConfig() *Base
 }
 
+// ErrDone is returned by Setup when the command line asked for something
+// that is now done (a successful healthcheck): the process should exit 0.
+var ErrDone = errors.New("done")
+
+// HealthcheckCommand, as the first argument, makes the binary probe the
+// /healthz endpoint of the service configured by the rest of the command line
+// and the environment, and exit 0 if it answers. Container images without a
+// shell or curl use it as their health check.
+const HealthcheckCommand = "healthcheck"
+
 // Setup loads cfg for the service called name from args, an optional config
 // file and the environment, then builds its logger and logs the effective
 // configuration. With --help it prints usage to out and returns an error that
-// satisfies errors.Is(err, config.ErrHelp).
+// satisfies errors.Is(err, config.ErrHelp). With HealthcheckCommand first, it
+// probes the running service and returns ErrDone or the probe's error.
 func Setup(name string, args []string, out io.Writer, cfg Configurable) (*zap.Logger, error) {
+	probe := len(args) > 0 && args[0] == HealthcheckCommand
+	if probe {
+		args = args[1:]
+	}
 	if err := config.Load(name, args, cfg, config.WithUsageOutput(out)); err != nil {
 		return nil, err
 	}
 	base := cfg.BaseConfig()
+	if probe {
+		return nil, healthcheck(base.HTTPAddr)
+	}
 	log, err := logging.New(base.LogLevel, base.LogFormat)
 	if err != nil {
 		return nil, err
@@ -49,10 +68,28 @@ func Setup(name string, args []string, out io.Writer, cfg Configurable) (*zap.Lo
 	return log, nil
 }
 
-// Exit ends the process for the error run returned: 0 for nil or --help,
-// 1 otherwise, with the error on stderr.
+// healthcheck probes the /healthz endpoint of a service listening on
+// httpAddr from the same host.
+func healthcheck(httpAddr string) error {
+	host, port, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		return fmt.Errorf("healthcheck: http_addr %q: %w", httpAddr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := health.Probe(ctx, "http://"+net.JoinHostPort(host, port)+"/healthz"); err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	return ErrDone
+}
+
+// Exit ends the process for the error run returned: 0 for nil, --help or
+// ErrDone, 1 otherwise, with the error on stderr.
 func Exit(name string, err error) {
-	if err == nil || errors.Is(err, config.ErrHelp) {
+	if err == nil || errors.Is(err, config.ErrHelp) || errors.Is(err, ErrDone) {
 		os.Exit(0)
 	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)

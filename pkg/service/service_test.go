@@ -132,6 +132,12 @@ func TestAppServesHealthConsumesAndStops(t *testing.T) {
 	}
 	kafkatest.Eventually(t, 60*time.Second, func() bool { return got.Load() >= 1 }, "consumer got nothing")
 
+	// The binary's own health check, as a container runs it.
+	probeCfg := testConfig{Base: service.DefaultBase(":8000")}
+	if _, err := service.Setup("test-service", []string{service.HealthcheckCommand, "--http-addr", base.HTTPAddr}, &bytes.Buffer{}, &probeCfg); !errors.Is(err, service.ErrDone) {
+		t.Errorf("healthcheck of a running service = %v, want ErrDone", err)
+	}
+
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(fmt.Sprintf("http://%s%s", base.HTTPAddr, path))
 		if err != nil {
@@ -151,6 +157,15 @@ func TestAppServesHealthConsumesAndStops(t *testing.T) {
 		}
 	case <-time.After(base.ShutdownTimeout + 5*time.Second):
 		t.Fatal("Run did not stop")
+	}
+}
+
+func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig{Base: service.DefaultBase(":8000")}
+	_, err := service.Setup("test-service", []string{service.HealthcheckCommand, "--http-addr", freeAddr(t)}, &bytes.Buffer{}, &cfg)
+	if err == nil || errors.Is(err, service.ErrDone) {
+		t.Fatalf("healthcheck with nothing listening = %v, want an error", err)
 	}
 }
 
