@@ -1,0 +1,3 @@
+module github.com/eventshop/eventshop/deploy/docker
+
+go 1.26.0
