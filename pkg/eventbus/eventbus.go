@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/kafka"
 )
 
@@ -28,19 +29,6 @@ func NewID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-type correlationKey struct{}
-
-// WithCorrelationID returns a context carrying id as its correlation id.
-func WithCorrelationID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, correlationKey{}, id)
-}
-
-// CorrelationID returns the correlation id carried by ctx, or "".
-func CorrelationID(ctx context.Context) string {
-	id, _ := ctx.Value(correlationKey{}).(string)
-	return id
 }
 
 // Publisher publishes contract events.
@@ -60,7 +48,7 @@ func NewPublisher(p kafka.Publisher, source string) *Publisher {
 // in one batch, returning once all are acknowledged. The correlation id comes
 // from ctx; without one, a fresh id correlates this batch.
 func (p *Publisher) Publish(ctx context.Context, events ...contracts.Event) error {
-	corr := CorrelationID(ctx)
+	corr := correlation.ID(ctx)
 	if corr == "" {
 		corr = NewID()
 	}
@@ -102,7 +90,7 @@ func Correlate() kafka.Middleware {
 			if id == "" {
 				id = NewID()
 			}
-			return next(WithCorrelationID(ctx, id), msg)
+			return next(correlation.With(ctx, id), msg)
 		}
 	}
 }

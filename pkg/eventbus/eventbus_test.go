@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
 )
@@ -45,7 +46,7 @@ func TestPublishEncodesKeysAndHeadersOneBatch(t *testing.T) {
 	order := contracts.SampleOrder()
 	action := contracts.LoggingAction{ServiceName: contracts.ServiceOrder, Action: contracts.ActionNewOrder}
 
-	ctx := eventbus.WithCorrelationID(context.Background(), "corr-42")
+	ctx := correlation.With(context.Background(), "corr-42")
 	if err := pub.Publish(ctx, order, action); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestCorrelate(t *testing.T) {
 			t.Parallel()
 			var got string
 			h := eventbus.Correlate()(func(ctx context.Context, _ *kafka.Message) error {
-				got = eventbus.CorrelationID(ctx)
+				got = correlation.ID(ctx)
 				return nil
 			})
 			if err := h(context.Background(), &kafka.Message{Headers: tc.headers}); err != nil {

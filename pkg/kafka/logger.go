@@ -3,6 +3,7 @@ package kafka
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
@@ -14,10 +15,32 @@ func SaramaLogger(log *zap.Logger) sarama.StdLogger {
 	return saramaLogger{log: log.WithOptions(zap.AddCallerSkip(1)).With(zap.String("component", "sarama"))}
 }
 
-// UseLogger sends sarama's log lines to log. sarama keeps its logger in a
-// package variable, so this affects every sarama client in the process;
-// call it once from main.
-func UseLogger(log *zap.Logger) { sarama.Logger = SaramaLogger(log) }
+// current is where sarama's lines go; UseLogger changes it.
+var current atomic.Pointer[sarama.StdLogger]
+
+// sarama keeps its logger in a package variable that its goroutines read
+// without synchronisation, so it is set here, before any goroutine can exist,
+// to a proxy; UseLogger only swaps, atomically, where the proxy writes.
+func init() {
+	UseLogger(zap.NewNop())
+	sarama.Logger = proxyLogger{}
+}
+
+// UseLogger sends sarama's log lines to log, at debug level. It affects every
+// sarama client in the process.
+func UseLogger(log *zap.Logger) {
+	l := SaramaLogger(log)
+	current.Store(&l)
+}
+
+// proxyLogger forwards to the logger UseLogger stored last.
+type proxyLogger struct{}
+
+func (proxyLogger) Print(v ...any) { (*current.Load()).Print(v...) }
+
+func (proxyLogger) Printf(format string, v ...any) { (*current.Load()).Printf(format, v...) }
+
+func (proxyLogger) Println(v ...any) { (*current.Load()).Println(v...) }
 
 type saramaLogger struct{ log *zap.Logger }
 

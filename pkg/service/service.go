@@ -109,25 +109,33 @@ type App struct {
 	producer *kafka.Producer
 	pinger   *kafka.Pinger
 	mux      *http.ServeMux
+	listener net.Listener
 	tasks    []func(context.Context) error
 }
 
-// New connects the service called name to Kafka, waiting up to
-// KafkaStartupTimeout for it to answer, and ensures the shop's topics and the
-// dead-letter topic exist.
+// New binds the HTTP address, connects the service called name to Kafka,
+// waiting up to KafkaStartupTimeout for it to answer, and ensures the shop's
+// topics and the dead-letter topic exist. The address is bound first so that
+// a port already in use fails the start at once.
 func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, error) {
 	a := &App{Log: log, name: name, base: base, kafka: base.Kafka(name), mux: http.NewServeMux()}
 
-	if err := a.waitForKafka(ctx); err != nil {
+	var err error
+	if a.listener, err = net.Listen("tcp", base.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http_addr %s: %w", base.HTTPAddr, err)
+	}
+	fail := func(err error) (*App, error) {
+		a.close()
 		return nil, err
 	}
-	var err error
+	if err := a.waitForKafka(ctx); err != nil {
+		return fail(err)
+	}
 	if a.producer, err = kafka.NewProducer(a.kafka); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if a.pinger, err = kafka.NewPinger(a.kafka); err != nil {
-		_ = a.producer.Close()
-		return nil, err
+		return fail(err)
 	}
 	a.Events = eventbus.NewPublisher(a.producer, name)
 
@@ -168,6 +176,10 @@ func (a *App) waitForKafka(ctx context.Context) error {
 	}
 }
 
+// HTTPAddr is the address the HTTP server listens on: http_addr with the
+// port the system chose when it was 0.
+func (a *App) HTTPAddr() string { return a.listener.Addr().String() }
+
 // Handle registers an HTTP handler on the service's mux, beside /healthz
 // and /readyz.
 func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
@@ -203,10 +215,10 @@ func (a *App) Go(task func(ctx context.Context) error) { a.tasks = append(a.task
 func (a *App) Run(ctx context.Context) error {
 	defer a.close()
 	g, ctx := errgroup.WithContext(ctx)
-	srv := &http.Server{Addr: a.base.HTTPAddr, Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
 	g.Go(func() error {
-		a.Log.Info("http listening", zap.String("addr", a.base.HTTPAddr))
-		return httpserver.Serve(ctx, srv, a.base.ShutdownTimeout)
+		a.Log.Info("http listening", zap.String("addr", a.HTTPAddr()))
+		return httpserver.ServeListener(ctx, srv, a.listener, a.base.ShutdownTimeout)
 	})
 	for _, task := range a.tasks {
 		g.Go(func() error { return task(ctx) })
@@ -220,11 +232,17 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// close releases what New acquired; it also cleans up after a failed New.
 func (a *App) close() {
-	if err := a.pinger.Close(); err != nil {
-		a.Log.Warn("close kafka client", zap.Error(err))
+	if a.pinger != nil {
+		if err := a.pinger.Close(); err != nil {
+			a.Log.Warn("close kafka client", zap.Error(err))
+		}
 	}
-	if err := a.producer.Close(); err != nil {
-		a.Log.Warn("close producer", zap.Error(err))
+	if a.producer != nil {
+		if err := a.producer.Close(); err != nil {
+			a.Log.Warn("close producer", zap.Error(err))
+		}
 	}
+	_ = a.listener.Close() // already closed after Run; harmless
 }

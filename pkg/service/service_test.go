@@ -102,7 +102,7 @@ func freeAddr(t *testing.T) string {
 func TestAppServesHealthConsumesAndStops(t *testing.T) {
 	t.Parallel()
 	kc := kafkatest.Config(t)
-	base := service.DefaultBase(freeAddr(t))
+	base := service.DefaultBase("127.0.0.1:0")
 	base.KafkaBrokers = kc.Brokers
 	base.DeadLetterTopic = kafkatest.Name(t, "dlt")
 	base.ShutdownTimeout = 10 * time.Second
@@ -134,12 +134,12 @@ func TestAppServesHealthConsumesAndStops(t *testing.T) {
 
 	// The binary's own health check, as a container runs it.
 	probeCfg := testConfig{Base: service.DefaultBase(":8000")}
-	if _, err := service.Setup("test-service", []string{service.HealthcheckCommand, "--http-addr", base.HTTPAddr}, &bytes.Buffer{}, &probeCfg); !errors.Is(err, service.ErrDone) {
+	if _, err := service.Setup("test-service", []string{service.HealthcheckCommand, "--http-addr", app.HTTPAddr()}, &bytes.Buffer{}, &probeCfg); !errors.Is(err, service.ErrDone) {
 		t.Errorf("healthcheck of a running service = %v, want ErrDone", err)
 	}
 
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(fmt.Sprintf("http://%s%s", base.HTTPAddr, path))
+		resp, err := http.Get(fmt.Sprintf("http://%s%s", app.HTTPAddr(), path))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,6 +166,20 @@ func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
 	_, err := service.Setup("test-service", []string{service.HealthcheckCommand, "--http-addr", freeAddr(t)}, &bytes.Buffer{}, &cfg)
 	if err == nil || errors.Is(err, service.ErrDone) {
 		t.Fatalf("healthcheck with nothing listening = %v, want an error", err)
+	}
+}
+
+func TestNewFailsAtOnceWhenTheHTTPPortIsTaken(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	base := service.DefaultBase(ln.Addr().String())
+	_, err = service.New(context.Background(), "test-service", base, kafkatest.Logger(t))
+	if err == nil || !strings.Contains(err.Error(), "http_addr") {
+		t.Fatalf("New = %v, want an error naming http_addr", err)
 	}
 }
 

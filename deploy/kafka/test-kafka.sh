@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run every module's tests against a real Apache Kafka: the cluster named by
+# KAFKA_BROKERS, or, when it is unset, a single node started here from Maven
+# Central's jars (kafka.sh) and stopped afterwards. Tests that need a broker
+# read KAFKA_BROKERS and create uniquely named topics and groups on it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+if [[ -z "${KAFKA_BROKERS:-}" ]]; then
+  trap 'bash deploy/kafka/kafka.sh down' EXIT
+  started=$(date +%s)
+  line=$(bash deploy/kafka/kafka.sh up | tail -n 1)
+  export "${line?}"
+  echo "test-kafka: started Apache Kafka at $KAFKA_BROKERS in $(( $(date +%s) - started ))s"
+fi
+echo "test-kafka: running the suites against KAFKA_BROKERS=$KAFKA_BROKERS"
+make test

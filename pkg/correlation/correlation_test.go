@@ -1,0 +1,22 @@
+package correlation_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/eventshop/eventshop/pkg/correlation"
+)
+
+func TestWithAndID(t *testing.T) {
+	t.Parallel()
+	if got := correlation.ID(context.Background()); got != "" {
+		t.Errorf("ID of a bare context = %q, want empty", got)
+	}
+	ctx := correlation.With(context.Background(), "c-1")
+	if got := correlation.ID(ctx); got != "c-1" {
+		t.Errorf("ID = %q, want c-1", got)
+	}
+	if got := correlation.ID(correlation.With(ctx, "c-2")); got != "c-2" {
+		t.Errorf("inner ID = %q, want c-2", got)
+	}
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
+)
+
+// Config is the inventory service's configuration.
+type Config struct {
+	service.Base
+	InitialStock    []string `config:"initial_stock" help:"stock at start as PRODUCT=ITEMS pairs; the list replaces the default as a whole"`
+	RefillThreshold int      `config:"refill_threshold" help:"a product whose stock falls to this or below is reported empty and refilled"`
+	RefillLevel     int      `config:"refill_level" help:"the stock an empty product is refilled to; must be greater than refill_threshold"`
+}
+
+// defaultConfig returns the tutorial's settings: two products with 109 items
+// each, refilled to 109 when they fall to 100.
+func defaultConfig() Config {
+	return Config{
+		Base:            service.DefaultBase(":8001"),
+		InitialStock:    []string{"PRODUCT-123=109", "PRODUCT-321=109"},
+		RefillThreshold: 100,
+		RefillLevel:     109,
+	}
+}
+
+// Validate reports every invalid setting, each naming its key.
+func (c *Config) Validate() error {
+	errs := []error{c.Base.Validate()}
+	if _, err := c.stockLevels(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RefillThreshold < 0 {
+		errs = append(errs, config.Errorf("refill_threshold", "must not be negative, got %d", c.RefillThreshold))
+	}
+	if c.RefillLevel <= c.RefillThreshold {
+		errs = append(errs, config.Errorf("refill_level", "must be greater than refill_threshold (%d), got %d",
+			c.RefillThreshold, c.RefillLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// policy returns the refill rule the settings describe.
+func (c *Config) policy() inventory.Policy {
+	return inventory.Policy{Threshold: c.RefillThreshold, RefillLevel: c.RefillLevel}
+}
+
+// stockLevels parses InitialStock into product id -> items, reporting every
+// bad entry.
+func (c *Config) stockLevels() (map[string]int, error) {
+	const key = "initial_stock"
+	if len(c.InitialStock) == 0 {
+		return nil, config.Errorf(key, "at least one PRODUCT=ITEMS pair is required")
+	}
+	levels := make(map[string]int, len(c.InitialStock))
+	var errs []error
+	for _, entry := range c.InitialStock {
+		id, items, err := parseStockEntry(entry)
+		if err != nil {
+			errs = append(errs, config.Errorf(key, "%q: %w", entry, err))
+			continue
+		}
+		if _, seen := levels[id]; seen {
+			errs = append(errs, config.Errorf(key, "product %s is listed more than once", id))
+			continue
+		}
+		levels[id] = items
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return levels, nil
+}
+
+// parseStockEntry reads "PRODUCT-123=109".
+func parseStockEntry(entry string) (id string, items int, err error) {
+	id, text, ok := strings.Cut(entry, "=")
+	if !ok {
+		return "", 0, errors.New("want PRODUCT=ITEMS")
+	}
+	if id = strings.TrimSpace(id); id == "" {
+		return "", 0, errors.New("product id is empty")
+	}
+	text = strings.TrimSpace(text)
+	if items, err = strconv.Atoi(text); err != nil {
+		return "", 0, fmt.Errorf("stock %q is not a whole number", text)
+	}
+	if items < 0 {
+		return "", 0, fmt.Errorf("stock must not be negative, got %d", items)
+	}
+	return id, items, nil
+}

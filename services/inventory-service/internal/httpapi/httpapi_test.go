@@ -1,0 +1,71 @@
+package httpapi_test
+
+import (
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/eventshop/eventshop/services/inventory-service/internal/httpapi"
+)
+
+// fixedStock is a Stock whose levels never change.
+type fixedStock map[string]int
+
+func (s fixedStock) Levels() map[string]int { return maps.Clone(s) }
+
+func TestStock(t *testing.T) {
+	t.Parallel()
+	tutorial := fixedStock{"PRODUCT-123": 106, "PRODUCT-321": 108}
+	tests := []struct {
+		name         string
+		stock        fixedStock
+		method       string
+		wantStatus   int
+		wantBody     string
+		wantJSONMIME bool
+	}{
+		{
+			name:         "tutorial stock",
+			stock:        tutorial,
+			method:       http.MethodGet,
+			wantStatus:   http.StatusOK,
+			wantBody:     `{"PRODUCT-123":106,"PRODUCT-321":108}` + "\n",
+			wantJSONMIME: true,
+		},
+		{
+			name:         "keys in lexical order",
+			stock:        fixedStock{"b": 2, "c": 0, "a": -3, "B": 1},
+			method:       http.MethodGet,
+			wantStatus:   http.StatusOK,
+			wantBody:     `{"B":1,"a":-3,"b":2,"c":0}` + "\n",
+			wantJSONMIME: true,
+		},
+		{
+			name:       "POST is not allowed",
+			stock:      tutorial,
+			method:     http.MethodPost,
+			wantStatus: http.StatusMethodNotAllowed,
+			wantBody:   "Method Not Allowed\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mux := http.NewServeMux()
+			httpapi.Register(mux, tt.stock)
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest(tt.method, "/stock", nil))
+
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if got := rec.Body.String(); got != tt.wantBody {
+				t.Errorf("body %q, want %q", got, tt.wantBody)
+			}
+			if got := rec.Header().Get("Content-Type"); tt.wantJSONMIME && got != "application/json" {
+				t.Errorf("Content-Type %q, want application/json", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/correlation"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/kafka/embedded"
+	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+)
+
+// runServiceEnv, set to 1, makes the test binary run the service's main
+// instead of the tests; see startService.
+const runServiceEnv = "INVENTORY_SERVICE_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runServiceEnv) == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// TestServiceAppliesOrdersFromKafka runs the service on an embedded broker
+// and feeds it the tutorial's sample order three times: the third takes
+// PRODUCT-123 to 100, so it is reported empty and refilled.
+//
+// The test uses its own embedded broker even when KAFKA_BROKERS names a
+// cluster, because the service works on the shop's fixed topic and group
+// names, which other tests on a shared cluster write to as well.
+func TestServiceAppliesOrdersFromKafka(t *testing.T) {
+	t.Parallel()
+	broker, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatalf("start embedded broker: %v", err)
+	}
+	t.Cleanup(broker.Close)
+	kcfg := kafka.DefaultConfig(broker.Addr())
+	httpAddr := freeAddr(t)
+
+	svc := startService(t, "--kafka-brokers", broker.Addr(), "--http-addr", httpAddr)
+	stockURL := "http://" + httpAddr + "/stock"
+	// The service answers on HTTP once it has ensured the topics.
+	waitForStock(t, svc, stockURL, `{"PRODUCT-123":109,"PRODUCT-321":109}`+"\n")
+
+	// The container image's health check runs the binary this way.
+	probe := exec.Command(os.Args[0], "healthcheck", "--http-addr", httpAddr)
+	probe.Env = []string{runServiceEnv + "=1"}
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Errorf("healthcheck of the running service: %v\n%s", err, out)
+	}
+
+	publishOrders(t, kcfg, 3)
+
+	// After order 3: PRODUCT-123 109 -> 106 -> 103 -> 100, refilled to 109;
+	// PRODUCT-321 109 -> 108 -> 107 -> 106.
+	waitForStock(t, svc, stockURL, `{"PRODUCT-123":109,"PRODUCT-321":106}`+"\n")
+
+	empties := kafkatest.ReadN(t, kcfg, contracts.TopicInventoryEmpty, 1, 20*time.Second)
+	if len(empties) != 1 {
+		t.Fatalf("%d inventory-empty records, want 1", len(empties))
+	}
+	if got, want := describe(empties[0]), `PRODUCT-123 {"productId":"PRODUCT-123"} order-3 inventory-service`; got != want {
+		t.Errorf("inventory-empty record:\n%s\nwant\n%s", got, want)
+	}
+
+	// All logging actions share the key inventory-service, hence a
+	// partition, so they are read in the order they were published.
+	actions := kafkatest.ReadN(t, kcfg, contracts.TopicNewLoggingAction, 7, 20*time.Second)
+	var got []string
+	for _, m := range actions {
+		got = append(got, describe(m))
+	}
+	const (
+		updated = `inventory-service {"serviceName":"inventory-service","action":"inventory-updated"}`
+		emptied = `inventory-service {"serviceName":"inventory-service","action":"inventory-empty"}`
+	)
+	want := []string{
+		updated + " order-1 inventory-service",
+		updated + " order-1 inventory-service",
+		updated + " order-2 inventory-service",
+		updated + " order-2 inventory-service",
+		updated + " order-3 inventory-service",
+		emptied + " order-3 inventory-service",
+		updated + " order-3 inventory-service",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("logging actions:\n%q\nwant\n%q", got, want)
+	}
+
+	svc.stop(t)
+}
+
+// describe renders a record as "key body correlation-id source-service".
+func describe(m *kafka.Message) string {
+	return fmt.Sprintf("%s %s %s %s", m.Key, m.Value,
+		m.Header(contracts.HeaderCorrelationID), m.Header(contracts.HeaderSourceService))
+}
+
+// publishOrders publishes the sample order n times, correlated as order-1,
+// order-2 and so on.
+func publishOrders(t *testing.T, cfg kafka.Config, n int) {
+	t.Helper()
+	producer, err := kafka.NewProducer(cfg)
+	if err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	defer producer.Close()
+	pub := eventbus.NewPublisher(producer, "test")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 1; i <= n; i++ {
+		orderCtx := correlation.With(ctx, fmt.Sprintf("order-%d", i))
+		if err := pub.Publish(orderCtx, contracts.SampleOrder()); err != nil {
+			t.Fatalf("publish order %d: %v", i, err)
+		}
+	}
+}
+
+// child is the service running in a child process.
+type child struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+	err    error         // cmd.Wait's result, set before exited is closed
+}
+
+// startService runs the service's main in a child process (the test binary
+// itself, with runServiceEnv set) with args and a clean environment, so it
+// runs with its defaults apart from args. A process of its own also keeps the
+// service's sarama clients and the package-level sarama logger that run
+// installs apart from the test's own Kafka clients, and lets the test stop it
+// as an operator would, with SIGTERM. Its log is shown if the test fails.
+func startService(t *testing.T, args ...string) *child {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "service.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = []string{runServiceEnv + "=1"}
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start service: %v", err)
+	}
+	s := &child{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-s.exited
+		}
+		if t.Failed() {
+			log, _ := os.ReadFile(logPath)
+			t.Logf("service output:\n%s", log)
+		}
+	})
+	return s
+}
+
+// stop sends SIGTERM and expects a clean exit within the shutdown timeout.
+func (s *child) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("signal service: %v", err)
+	}
+	select {
+	case <-s.exited:
+		if s.err != nil {
+			t.Errorf("service exited with %v, want status 0", s.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("service did not stop within 30s of SIGTERM")
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the time of the
+// call. The service does not report the port it listens on, so with port 0
+// the test could not reach it.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// waitForStock polls url until it answers with want, failing the test if the
+// service exits or 30 seconds pass first.
+func waitForStock(t *testing.T, s *child, url, want string) {
+	t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	last := "no answer"
+	for {
+		if body, err := get(client, url); err != nil {
+			last = err.Error()
+		} else if last = body; body == want {
+			return
+		}
+		select {
+		case <-s.exited:
+			t.Fatalf("service exited early: %v", s.err)
+		case <-deadline:
+			t.Fatalf("GET %s: last answer %q, want %q", url, last, want)
+		case <-tick.C:
+		}
+	}
+}
+
+func get(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", errors.New(resp.Status)
+	}
+	return string(body), nil
+}

@@ -1,0 +1,145 @@
+package actionlog_test
+
+import (
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/correlation"
+	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
+)
+
+func newRecorder() (*actionlog.Recorder, *observer.ObservedLogs) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	return actionlog.NewRecorder(zap.New(core)), logs
+}
+
+func TestRecordLogsEachActionWithItsFields(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		correlation string
+		action      contracts.LoggingAction
+		wantMessage string
+		wantFields  map[string]any
+	}{
+		{
+			name:        "order service with correlation id",
+			correlation: "corr-1",
+			action:      contracts.LoggingAction{ServiceName: "order-service", Action: "new-order"},
+			wantMessage: "Logging Service: serviceName: order-service, action: new-order",
+			wantFields: map[string]any{
+				"service_name": "order-service", "action": "new-order", "correlation_id": "corr-1",
+			},
+		},
+		{
+			name:        "unknown service without correlation id",
+			action:      contracts.LoggingAction{ServiceName: "legacy-node-service", Action: "something-else"},
+			wantMessage: "Logging Service: serviceName: legacy-node-service, action: something-else",
+			wantFields:  map[string]any{"service_name": "legacy-node-service", "action": "something-else"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, logs := newRecorder()
+			ctx := t.Context()
+			if tt.correlation != "" {
+				ctx = correlation.With(ctx, tt.correlation)
+			}
+
+			if err := r.Record(ctx, tt.action); err != nil {
+				t.Fatalf("Record: %v", err)
+			}
+
+			entries := logs.AllUntimed()
+			if len(entries) != 1 {
+				t.Fatalf("logged %d entries, want 1: %+v", len(entries), entries)
+			}
+			if entries[0].Message != tt.wantMessage {
+				t.Errorf("message %q, want %q", entries[0].Message, tt.wantMessage)
+			}
+			if entries[0].Level != zapcore.InfoLevel {
+				t.Errorf("level %s, want info", entries[0].Level)
+			}
+			if got := entries[0].ContextMap(); !reflect.DeepEqual(got, tt.wantFields) {
+				t.Errorf("fields %v\nwant %v", got, tt.wantFields)
+			}
+			want := []actionlog.Count{{ServiceName: tt.action.ServiceName, Action: tt.action.Action, Count: 1}}
+			if got := r.Counts(); !reflect.DeepEqual(got, want) {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestCountsTheTutorialsThreeOrders(t *testing.T) {
+	t.Parallel()
+	r, _ := newRecorder()
+	// What the order and inventory services report for three sample orders:
+	// the third takes PRODUCT-123 to the threshold.
+	var actions []contracts.LoggingAction
+	for range 3 {
+		actions = append(actions,
+			contracts.LoggingAction{ServiceName: contracts.ServiceOrder, Action: contracts.ActionNewOrder},
+			contracts.LoggingAction{ServiceName: contracts.ServiceInventory, Action: contracts.ActionInventoryUpdated},
+			contracts.LoggingAction{ServiceName: contracts.ServiceInventory, Action: contracts.ActionInventoryUpdated},
+		)
+	}
+	actions = append(actions, contracts.LoggingAction{ServiceName: contracts.ServiceInventory, Action: contracts.ActionInventoryEmpty})
+
+	// Partitions are consumed concurrently, so Record must count correctly
+	// from many goroutines at once.
+	var wg sync.WaitGroup
+	for _, a := range actions {
+		wg.Go(func() {
+			if err := r.Record(t.Context(), a); err != nil {
+				t.Errorf("Record(%+v): %v", a, err)
+			}
+		})
+	}
+	wg.Wait()
+
+	want := []actionlog.Count{
+		{ServiceName: "inventory-service", Action: "inventory-empty", Count: 1},
+		{ServiceName: "inventory-service", Action: "inventory-updated", Count: 6},
+		{ServiceName: "order-service", Action: "new-order", Count: 3},
+	}
+	if got := r.Counts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("counts %+v\nwant %+v", got, want)
+	}
+}
+
+func TestRecordRejectsInvalidActions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		action contracts.LoggingAction
+	}{
+		{"no service name", contracts.LoggingAction{Action: "new-order"}},
+		{"blank action", contracts.LoggingAction{ServiceName: "order-service", Action: " "}},
+		{"empty", contracts.LoggingAction{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, logs := newRecorder()
+			err := r.Record(t.Context(), tt.action)
+			if !errors.Is(err, contracts.ErrInvalid) {
+				t.Errorf("got error %v, want one matching contracts.ErrInvalid", err)
+			}
+			if n := logs.Len(); n != 0 {
+				t.Errorf("logged %d entries for an invalid action, want none", n)
+			}
+			if got := r.Counts(); len(got) != 0 {
+				t.Errorf("counted %+v for an invalid action, want nothing", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,49 @@
+// Command logging-service records what the shop's services report doing. It
+// consumes new-logging-action-topic, writes each action to its log and serves
+// the counts per service and action at GET /actions.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
+)
+
+const (
+	name  = contracts.ServiceLogging
+	group = "logging-service-group"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	service.Exit(name, run(ctx, os.Args[1:], os.Stdout))
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cfg := defaultConfig()
+	log, err := service.Setup(name, args, out, &cfg)
+	if err != nil {
+		return err
+	}
+	app, err := service.New(ctx, name, cfg.Base, log)
+	if err != nil {
+		return err
+	}
+
+	recorder := actionlog.NewRecorder(log)
+	app.Handle("GET /actions", actionlog.NewHandler(recorder))
+	err = app.Consume(group, []string{contracts.TopicNewLoggingAction},
+		eventbus.Handle(contracts.DecodeLoggingAction, recorder.Record))
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}

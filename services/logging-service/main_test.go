@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
+)
+
+// These tests talk to a Kafka cluster: an embedded broker by default, the
+// cluster in KAFKA_BROKERS when it is set.
+
+const waitLong = 60 * time.Second
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago. run does not report the port it listens on, so a test that wants to
+// reach its HTTP server must choose one.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runningService is run, running in the background.
+type runningService struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // run's result, set before done is closed
+}
+
+// startRun runs the service with args until the test ends or stop is called.
+func startRun(t *testing.T, args ...string) *runningService {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningService{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.err = run(ctx, args, io.Discard)
+	}()
+	t.Cleanup(func() { _ = s.stop() })
+	return s
+}
+
+// failIfExited fails the test at once if run has already returned: a
+// service that stopped will never answer what the test waits for.
+func (s *runningService) failIfExited(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.done:
+		t.Fatalf("run stopped early: %v", s.err)
+	default:
+	}
+}
+
+// stop ends run's context and returns run's error, or an error of its own if
+// run does not return in time.
+func (s *runningService) stop() error {
+	s.cancel()
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(waitLong):
+		return fmt.Errorf("run did not stop within %s of its context ending", waitLong)
+	}
+}
+
+// getJSON fetches url into v and reports whether it answered 200.
+func getJSON(ctx context.Context, url string, v any) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false
+	}
+	return v == nil || json.NewDecoder(resp.Body).Decode(v) == nil
+}
+
+// TestRunCountsActionsAndDeadLettersPoison runs the service as main does. It
+// is not parallel: run points sarama's process-wide logger at the service's,
+// which races with Kafka clients that other tests run at the same time.
+func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
+	cfg := kafkatest.Config(t)
+	addr := freeAddr(t)
+	deadLetterTopic := kafka.DefaultDeadLetterTopic
+	if kafkatest.External() {
+		// A shared cluster holds other runs' dead letters.
+		deadLetterTopic = kafkatest.Name(t, "dead-letter")
+	}
+
+	svc := startRun(t,
+		"--kafka-brokers", cfg.Brokers[0],
+		"--http-addr", addr,
+		"--topic-partitions", "3",
+		"--dead-letter-topic", deadLetterTopic,
+	)
+	// Ready means the topics exist, so publishing cannot race their creation.
+	kafkatest.Eventually(t, waitLong, func() bool {
+		svc.failIfExited(t)
+		return getJSON(t.Context(), "http://"+addr+"/readyz", nil)
+	}, "GET /readyz never answered 200")
+	// The container image's health check runs the binary this way.
+	probe := []string{service.HealthcheckCommand, "--http-addr", addr}
+	if err := run(t.Context(), probe, io.Discard); !errors.Is(err, service.ErrDone) {
+		t.Errorf("run %v = %v, want service.ErrDone", probe, err)
+	}
+
+	producer, err := kafka.NewProducer(cfg)
+	if err != nil {
+		t.Fatalf("NewProducer: %v", err)
+	}
+	t.Cleanup(func() { _ = producer.Close() })
+	// A service name of this run only, so a shared cluster's older actions
+	// do not count.
+	serviceName := kafkatest.Name(t, "service")
+	poison := []byte("not json: " + serviceName)
+	pubCtx, pubCancel := context.WithTimeout(t.Context(), waitLong)
+	defer pubCancel()
+	// The poison record shares the actions' key, so it sits in their
+	// partition just before them: they are counted only if it did not block.
+	poisonRecord := kafka.Record{Topic: contracts.TopicNewLoggingAction, Key: []byte(serviceName), Value: poison}
+	if err := producer.Publish(pubCtx, poisonRecord); err != nil {
+		t.Fatalf("publish poison: %v", err)
+	}
+	err = eventbus.NewPublisher(producer, "test").Publish(pubCtx,
+		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionNewOrder},
+		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated},
+		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated},
+	)
+	if err != nil {
+		t.Fatalf("publish actions: %v", err)
+	}
+
+	want := []actionlog.Count{
+		{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated, Count: 2},
+		{ServiceName: serviceName, Action: contracts.ActionNewOrder, Count: 1},
+	}
+	var got []actionlog.Count
+	kafkatest.Eventually(t, waitLong, func() bool {
+		svc.failIfExited(t)
+		var s actionlog.Summary
+		if !getJSON(t.Context(), "http://"+addr+"/actions", &s) {
+			return false
+		}
+		got = got[:0]
+		for _, c := range s.Actions {
+			if c.ServiceName == serviceName {
+				got = append(got, c)
+			}
+		}
+		return reflect.DeepEqual(got, want)
+	}, "GET /actions never counted %+v; last saw %+v", want, &got)
+
+	dead := kafkatest.ReadN(t, cfg, deadLetterTopic, 1, waitLong)[0]
+	if !bytes.Equal(dead.Value, poison) {
+		t.Errorf("dead letter value %q, want %q", dead.Value, poison)
+	}
+	for header, want := range map[string]string{
+		kafka.HeaderDLTOriginTopic:   contracts.TopicNewLoggingAction,
+		kafka.HeaderDLTConsumerGroup: group,
+	} {
+		if got := dead.Header(header); got != want {
+			t.Errorf("dead letter header %s = %q, want %q", header, got, want)
+		}
+	}
+
+	if err := svc.stop(); err != nil {
+		t.Errorf("run after stop: %v, want nil", err)
+	}
+}

@@ -1,0 +1,58 @@
+// Command notification-service tells customers that their orders were
+// approved and the staff that a product has to be refilled. It consumes
+// new-order-topic and inventory-empty-topic and sends through a pluggable
+// notifier, by default the service log.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/services/notification-service/internal/notify"
+)
+
+const (
+	name  = contracts.ServiceNotification
+	group = "notification-service-group"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	service.Exit(name, run(ctx, os.Args[1:], os.Stdout))
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cfg := defaultConfig()
+	log, err := service.Setup(name, args, out, &cfg)
+	if err != nil {
+		return err
+	}
+	notifier := notifiers[cfg.Notifier](log)
+
+	app, err := service.New(ctx, name, cfg.Base, log)
+	if err != nil {
+		return err
+	}
+	if err := consume(app, notify.NewService(notifier)); err != nil {
+		return err
+	}
+	return app.Run(ctx)
+}
+
+// consume subscribes the notification use cases to their topics, in one
+// consumer group as the tutorial has it.
+func consume(app *service.App, s *notify.Service) error {
+	topics := []string{contracts.TopicNewOrder, contracts.TopicInventoryEmpty}
+	return app.Consume(group, topics, eventbus.Route(map[string]kafka.Handler{
+		contracts.TopicNewOrder:       eventbus.Handle(contracts.DecodeOrder, s.OrderApproved),
+		contracts.TopicInventoryEmpty: eventbus.Handle(contracts.DecodeInventoryEmpty, s.RefillNeeded),
+	}))
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/service"
+)
+
+// Config is the order service's configuration: the shared keys plus its own.
+type Config struct {
+	service.Base
+	SimulatorInterval time.Duration `config:"simulator_interval" help:"time between simulated sample orders, the first placed at start; 0 turns the simulator off"`
+	PublishTimeout    time.Duration `config:"publish_timeout" help:"how long placing an order waits for Kafka to acknowledge it before giving up (HTTP 503)"`
+}
+
+// defaultConfig returns the defaults: the API on :8000 and, as in the
+// tutorial, a sample order every 5 seconds.
+func defaultConfig() Config {
+	return Config{
+		Base:              service.DefaultBase(":8000"),
+		SimulatorInterval: 5 * time.Second,
+		PublishTimeout:    10 * time.Second,
+	}
+}
+
+// Validate reports every invalid setting, each naming its key.
+func (c *Config) Validate() error {
+	errs := []error{c.Base.Validate()}
+	if c.SimulatorInterval < 0 {
+		errs = append(errs, config.Errorf("simulator_interval", "must not be negative (0 turns the simulator off), got %s", c.SimulatorInterval))
+	}
+	if c.PublishTimeout <= 0 {
+		errs = append(errs, config.Errorf("publish_timeout", "must be positive, got %s", c.PublishTimeout))
+	}
+	return errors.Join(errs...)
+}

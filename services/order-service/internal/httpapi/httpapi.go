@@ -1,0 +1,201 @@
+// Package httpapi serves the order service's HTTP API: POST /orders places an
+// order.
+//
+// The body is the new-order contract as JSON, checked by the same decoder the
+// consumers use, so anything the API accepts every consumer accepts too. The
+// one difference is that orderId may be left out (or be null or ""): the
+// order then gets a fresh id, ORDER-<uuid>. The answer is 202 Accepted with
+// {"orderId": ...} once Kafka has acknowledged the order and its logging
+// action. Every error is a JSON body {"error": ..., "fields": [...]}, where
+// fields, present only for an order that breaks the contract, names each
+// offending field by its JSON path, such as products[0].quantity.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/services/order-service/internal/orders"
+)
+
+// MaxBodyBytes is the largest request body accepted; a larger one is
+// answered with 413. The tutorial's sample order is under 200 bytes.
+const MaxBodyBytes = 1 << 20
+
+// Path is where the API is served.
+const Path = "/orders"
+
+// Handler serves POST /orders.
+type Handler struct {
+	orders *orders.Service
+	log    *zap.Logger
+}
+
+// New returns a Handler that places orders through svc. Register it for Path.
+func New(svc *orders.Service, log *zap.Logger) *Handler {
+	return &Handler{orders: svc, log: log}
+}
+
+// ServeHTTP checks, in this order, the method (405), the content type (415),
+// the body's size (413) and content (400), then places the order (202, or 503
+// if Kafka did not acknowledge it in time).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: use POST")
+		return
+	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		writeError(w, http.StatusUnsupportedMediaType, err.Error())
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			writeError(w, http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "could not read request body: "+err.Error())
+		return
+	}
+	order, err := decodeOrder(body, h.orders.NewOrderID)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, invalidBody(err))
+		return
+	}
+	if err := h.orders.Place(r.Context(), order, orders.SourceHTTP); err != nil {
+		if errors.Is(err, contracts.ErrInvalid) {
+			writeJSON(w, http.StatusBadRequest, invalidBody(err))
+			return
+		}
+		h.log.Error("order not placed", zap.String("orderId", order.OrderID), zap.Error(err))
+		writeError(w, http.StatusServiceUnavailable, "order not placed: Kafka is unavailable, try again later")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, placed{OrderID: order.OrderID})
+}
+
+// checkContentType accepts application/json with any parameters, provided a
+// charset, if given, is UTF-8: JSON has no other encoding (RFC 8259). A
+// request without a Content-Type is refused as well: a client must say what
+// it sends, and guessing would leave no room to accept other formats later.
+func checkContentType(header string) error {
+	if header == "" {
+		return errors.New("missing Content-Type header: send application/json")
+	}
+	mediaType, params, err := mime.ParseMediaType(header)
+	if err != nil || mediaType != "application/json" {
+		return fmt.Errorf("unsupported Content-Type %q: send application/json", header)
+	}
+	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
+		return fmt.Errorf("unsupported charset %q: JSON must be UTF-8", charset)
+	}
+	return nil
+}
+
+// decodeOrder decodes body with the new-order contract's rules, except that
+// a missing, null or empty orderId is replaced by newID(). The contract's
+// decoder insists on an id, so the replacement is written into the body
+// before it runs.
+func decodeOrder(body []byte, newID func() string) (contracts.Order, error) {
+	if withID, ok := withOrderID(body, newID); ok {
+		body = withID
+	}
+	return contracts.DecodeOrder(body)
+}
+
+// withOrderID returns body with orderId set to newID() if body is a JSON
+// object whose orderId is absent. Every other member keeps its value, numbers
+// to the last digit, as the JSON text is copied rather than decoded. Like
+// DecodeOrder, it matches member names exactly and lets the last
+// of duplicate members win, so both agree on what orderId is. A body that is
+// not a JSON object is left for DecodeOrder to report.
+func withOrderID(body []byte, newID func() string) ([]byte, bool) {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil || members == nil || !isAbsent(members["orderId"]) {
+		return nil, false
+	}
+	id, err := json.Marshal(newID())
+	if err != nil {
+		return nil, false
+	}
+	members["orderId"] = id
+	withID, err := json.Marshal(members)
+	if err != nil {
+		return nil, false
+	}
+	return withID, true
+}
+
+// isAbsent reports whether a member's JSON text leaves the value out, in the
+// ways the contract reports as "is required".
+func isAbsent(raw json.RawMessage) bool {
+	switch string(raw) {
+	case "", "null", `""`:
+		return true
+	}
+	return false
+}
+
+// placed is the body of a 202 answer.
+type placed struct {
+	OrderID string `json:"orderId"`
+}
+
+// errorBody is the body of every error answer.
+type errorBody struct {
+	Error  string       `json:"error"`
+	Fields []fieldError `json:"fields,omitempty"`
+}
+
+type fieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// invalidBody describes a decoding error. A body that is not a JSON object
+// is reported as malformed, without fields; an order that breaks the
+// contract lists every offending field.
+func invalidBody(err error) errorBody {
+	ve, ok := errors.AsType[*contracts.ValidationError](err)
+	if !ok {
+		return errorBody{Error: "invalid request body: " + err.Error()}
+	}
+	var fields []fieldError
+	var whole []string
+	for _, f := range ve.Fields {
+		if f.Field == "" {
+			whole = append(whole, f.Reason)
+			continue
+		}
+		fields = append(fields, fieldError{Field: f.Field, Reason: f.Reason})
+	}
+	if len(whole) > 0 {
+		return errorBody{Error: "malformed request body: " + strings.Join(whole, "; "), Fields: fields}
+	}
+	msg := "invalid order"
+	if ve.Omitted > 0 {
+		msg = fmt.Sprintf("invalid order; %d more not listed", ve.Omitted)
+	}
+	return errorBody{Error: msg, Fields: fields}
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The client may be gone; there is no one left to tell.
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+	"github.com/eventshop/eventshop/pkg/service"
+)
+
+const integrationTimeout = 30 * time.Second
+
+// TestRunPublishesAnOrderPostedOverHTTP runs the whole service on a broker
+// and checks what one POST /orders puts on the two topics.
+func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
+	t.Parallel()
+	if kafkatest.External() {
+		// The topic names are fixed, and ReadN reads them from the start:
+		// on a shared cluster it would find other runs' records.
+		t.Skip("needs a broker of its own; runs on the embedded one")
+	}
+	kc := kafkatest.Config(t)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{
+			"--kafka-brokers", strings.Join(kc.Brokers, ","),
+			"--http-addr", addr,
+			"--simulator-interval", "0",
+			"--topic-partitions", "3",
+		}, io.Discard)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run = %v, want nil after a graceful stop", err)
+			}
+		case <-time.After(integrationTimeout):
+			t.Error("run did not stop")
+		}
+	}()
+
+	base := "http://" + addr
+	kafkatest.Eventually(t, integrationTimeout, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "the service never became ready")
+
+	// The container image's health check runs the binary like this.
+	if err := run(ctx, []string{"healthcheck", "--http-addr", addr}, io.Discard); !errors.Is(err, service.ErrDone) {
+		t.Errorf("healthcheck of the running service = %v, want service.ErrDone", err)
+	}
+
+	body := `{"customerId":"CUSTOMER-123","products":[` +
+		`{"productId":"PRODUCT-123","quantity":3,"totalPrice":80},{"productId":"PRODUCT-321","quantity":1,"totalPrice":233}]}`
+	resp, err := http.Post(base+"/orders", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST /orders = %d %s, want 202", resp.StatusCode, b)
+	}
+	var placed struct {
+		OrderID string `json:"orderId"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&placed); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(placed.OrderID, "ORDER-") {
+		t.Fatalf("orderId = %q, want a generated ORDER-...", placed.OrderID)
+	}
+
+	orderRecs := kafkatest.ReadN(t, kc, contracts.TopicNewOrder, 1, integrationTimeout)
+	actionRecs := kafkatest.ReadN(t, kc, contracts.TopicNewLoggingAction, 1, integrationTimeout)
+	if len(orderRecs) != 1 || len(actionRecs) != 1 {
+		t.Fatalf("read %d orders and %d actions, want 1 of each", len(orderRecs), len(actionRecs))
+	}
+	order, action := orderRecs[0], actionRecs[0]
+
+	wantOrder := contracts.SampleOrder()
+	wantOrder.OrderID = placed.OrderID
+	if got, err := contracts.DecodeOrder(order.Value); err != nil || !reflect.DeepEqual(got, wantOrder) {
+		t.Errorf("order record = %s (%v), want %+v", order.Value, err, wantOrder)
+	}
+	if got := string(action.Value); got != `{"serviceName":"order-service","action":"new-order"}` {
+		t.Errorf("logging action record = %s", got)
+	}
+
+	for _, c := range []struct {
+		name, got, want string
+	}{
+		{"order key", string(order.Key), placed.OrderID},
+		{"order event-type", order.Header(contracts.HeaderEventType), contracts.EventTypeNewOrder},
+		{"order source-service", order.Header(contracts.HeaderSourceService), "order-service"},
+		{"action key", string(action.Key), "order-service"},
+		{"action event-type", action.Header(contracts.HeaderEventType), contracts.EventTypeLoggingAction},
+		{"action source-service", action.Header(contracts.HeaderSourceService), "order-service"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	corr := order.Header(contracts.HeaderCorrelationID)
+	if corr == "" || action.Header(contracts.HeaderCorrelationID) != corr {
+		t.Errorf("correlation ids: order %q, action %q; want the same, not empty",
+			corr, action.Header(contracts.HeaderCorrelationID))
+	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
