@@ -15,10 +15,12 @@
 //
 // The tutorial publishes after each step. Service.ApplyOrder instead applies
 // every line first and then publishes all of the order's events, in the
-// tutorial's order, in one batch. Either way the stock changes before the
-// events are acknowledged, so delivery is at-least-once with duplicates: if
-// publishing fails, ApplyOrder returns the error, the consumer retries or
-// redelivers the order, and its lines are taken from the stock a second time.
+// tutorial's order, in one batch. Once the stock has changed, a failed
+// publish is retried right there, with backoff, rather than by handing the
+// order back to the consumer: a redelivered order would be taken from the
+// stock again. Only when the context ends first (the service stops while
+// Kafka is away) does ApplyOrder give up with an error, and then the order's
+// offset is not committed: the next owner of its partition applies it again.
 // The same happens when an order is redelivered after a crash or rebalance
 // that came before its offset was committed. Applying each line exactly once
 // is the job of the changelog and reservation design in ARCHITECTURE.md
@@ -31,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -43,24 +46,29 @@ type Publisher interface {
 	Publish(ctx context.Context, events ...contracts.Event) error
 }
 
+// maxRetryBackoff caps the wait between two attempts to publish an order's
+// events.
+const maxRetryBackoff = 5 * time.Second
+
 // Service applies orders to a Stock and publishes what happened.
 type Service struct {
-	stock  *Stock
-	events Publisher
-	log    *zap.Logger
+	stock        *Stock
+	events       Publisher
+	log          *zap.Logger
+	retryBackoff time.Duration
 }
 
 // NewService returns a Service applying orders to stock and publishing the
 // resulting events through events.
 func NewService(stock *Stock, events Publisher, log *zap.Logger) *Service {
-	return &Service{stock: stock, events: events, log: log}
+	return &Service{stock: stock, events: events, log: log, retryBackoff: 100 * time.Millisecond}
 }
 
 // ApplyOrder applies each line of order to the stock with the tutorial's
-// rule, then publishes the resulting events in one batch. An invalid order
-// changes nothing and the error wraps contracts.ErrInvalid. A failed publish
-// is returned after the stock has changed; see the package documentation for
-// what that means on redelivery.
+// rule, then publishes the resulting events in one batch, retrying until
+// they are acknowledged or ctx ends. An invalid order changes nothing and the
+// error wraps contracts.ErrInvalid. See the package documentation for what a
+// publish abandoned at shutdown means on redelivery.
 func (s *Service) ApplyOrder(ctx context.Context, order contracts.Order) error {
 	if err := order.Validate(); err != nil {
 		return fmt.Errorf("apply order: %w", err)
@@ -74,10 +82,31 @@ func (s *Service) ApplyOrder(ctx context.Context, order contracts.Order) error {
 		}
 		events = append(events, lineEvents...)
 	}
-	if err := s.events.Publish(ctx, events...); err != nil {
+	if err := s.publish(ctx, log, events); err != nil {
 		return fmt.Errorf("apply order %s: publish %d events: %w", order.OrderID, len(events), err)
 	}
 	return nil
+}
+
+// publish publishes events, retrying with capped exponential backoff until
+// they are acknowledged or ctx ends.
+func (s *Service) publish(ctx context.Context, log *zap.Logger, events []contracts.Event) error {
+	wait := s.retryBackoff
+	for {
+		err := s.events.Publish(ctx, events...)
+		if err == nil {
+			return nil
+		}
+		log.Warn("publishing the order's events failed, retrying", zap.Duration("backoff", wait), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, maxRetryBackoff)
+	}
 }
 
 // applyLine applies one order line and returns its events in the tutorial's

@@ -253,26 +253,63 @@ func TestApplyOrderRejectsInvalidOrderWithoutChange(t *testing.T) {
 	}
 }
 
-// TestApplyOrderPublishFailure pins down the documented at-least-once
-// behaviour: a failed publish is returned so the order is delivered again,
-// but the stock has already changed, and applying it again takes twice.
-func TestApplyOrderPublishFailure(t *testing.T) {
+// TestApplyOrderRetriesPublishWithoutReapplying checks that a transient
+// publish failure is retried with the events already computed: the stock is
+// taken once, however many attempts the publish needs.
+func TestApplyOrderRetriesPublishWithoutReapplying(t *testing.T) {
 	t.Parallel()
 	errBroker := errors.New("broker unavailable")
-	pub := &recordingPublisher{err: errBroker}
+	pub := &flakyPublisher{failures: 3, err: errBroker}
 	stock := newStock(t, tutorialLevels(), tutorialPolicy)
 	svc := inventory.NewService(stock, pub, zap.NewNop())
 
-	for attempt, want := range []map[string]int{
-		{"PRODUCT-123": 106, "PRODUCT-321": 108},
-		{"PRODUCT-123": 103, "PRODUCT-321": 107},
-	} {
-		err := svc.ApplyOrder(context.Background(), contracts.SampleOrder())
-		if !errors.Is(err, errBroker) {
-			t.Fatalf("attempt %d: ApplyOrder = %v, want an error wrapping %v", attempt+1, err, errBroker)
-		}
-		if levels := stock.Levels(); !maps.Equal(levels, want) {
-			t.Errorf("attempt %d: Levels = %v, want %v", attempt+1, levels, want)
-		}
+	if err := svc.ApplyOrder(context.Background(), contracts.SampleOrder()); err != nil {
+		t.Fatalf("ApplyOrder = %v, want nil once a retry succeeds", err)
 	}
+	if pub.attempts != 4 {
+		t.Errorf("publish attempts = %d, want 4 (3 failures, 1 success)", pub.attempts)
+	}
+	if want := map[string]int{"PRODUCT-123": 106, "PRODUCT-321": 108}; !maps.Equal(stock.Levels(), want) {
+		t.Errorf("Levels = %v, want %v: the order was applied more than once", stock.Levels(), want)
+	}
+}
+
+// TestApplyOrderGivesUpWhenContextEnds pins down the documented limit: when
+// the service stops while Kafka is away, ApplyOrder returns the error after
+// the stock has changed, so a redelivery would apply the order again.
+func TestApplyOrderGivesUpWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	errBroker := errors.New("broker unavailable")
+	ctx, cancel := context.WithCancel(context.Background())
+	pub := &flakyPublisher{failures: -1, err: errBroker, onFailure: cancel}
+	stock := newStock(t, tutorialLevels(), tutorialPolicy)
+	svc := inventory.NewService(stock, pub, zap.NewNop())
+
+	err := svc.ApplyOrder(ctx, contracts.SampleOrder())
+	if !errors.Is(err, errBroker) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("ApplyOrder = %v, want an error wrapping %v and context.Canceled", err, errBroker)
+	}
+	if want := map[string]int{"PRODUCT-123": 106, "PRODUCT-321": 108}; !maps.Equal(stock.Levels(), want) {
+		t.Errorf("Levels = %v, want %v", stock.Levels(), want)
+	}
+}
+
+// flakyPublisher fails its first failures calls (all of them when negative)
+// with err, calling onFailure after each failure.
+type flakyPublisher struct {
+	failures  int
+	err       error
+	onFailure func()
+	attempts  int
+}
+
+func (p *flakyPublisher) Publish(context.Context, ...contracts.Event) error {
+	p.attempts++
+	if p.failures < 0 || p.attempts <= p.failures {
+		if p.onFailure != nil {
+			p.onFailure()
+		}
+		return p.err
+	}
+	return nil
 }
