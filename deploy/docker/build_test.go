@@ -1,0 +1,690 @@
+package docker_test
+
+import (
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/distribution/reference"
+	"github.com/mattn/go-shellwords"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// TestDockerfiles replays the build stage of every service's Dockerfile on
+// this machine, with the local Go toolchain, and checks what comes out: a
+// static binary of the service, run by a small non-root final image whose
+// health check and exposed port fit the binary, configured by compose with
+// settings the binary knows. The images themselves are not built: that
+// needs a Docker engine; what can drift from the code is checked here.
+func TestDockerfiles(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the images are Linux: the test runs the binaries it builds for them")
+	}
+	root := repoRoot(t)
+	project := loadCompose(t, root)
+	for _, name := range serviceNames(t, root) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			checkServiceImage(t, root, project, name)
+		})
+	}
+}
+
+func checkServiceImage(t *testing.T, root string, project *types.Project, name string) {
+	dockerfile := filepath.Join(root, "services", name, "Dockerfile")
+	src, err := os.ReadFile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, err := parseDockerfile(string(src))
+	if err != nil {
+		t.Fatalf("%s: %v", dockerfile, err)
+	}
+	if len(stages) < 2 {
+		t.Fatalf("%s: %d stage(s), want a build stage and a small final stage", dockerfile, len(stages))
+	}
+
+	// The build stages, replayed in order; each leaves its file system.
+	built := map[string]string{}
+	for i, st := range stages[:len(stages)-1] {
+		goVersion, err := goImageVersion(st.Image)
+		if err != nil {
+			t.Fatalf("stage %d (line %d): %v", i, st.Line, err)
+		}
+		r := newReplay(t, root)
+		for _, in := range st.Instructions {
+			if err := r.do(in); err != nil {
+				t.Fatalf("%s: %v", dockerfile, err)
+			}
+		}
+		checkGoDirectives(t, r.fs, st.Image, goVersion)
+		built[strconv.Itoa(i)] = r.fs
+		if st.Name != "" {
+			built[st.Name] = r.fs
+		}
+	}
+
+	final := stages[len(stages)-1]
+	if err := checkRuntimeImage(final); err != nil {
+		t.Errorf("%s: final stage: %v", dockerfile, err)
+	}
+	img, err := readFinalStage(final, built)
+	if err != nil {
+		t.Fatalf("%s: final stage: %v", dockerfile, err)
+	}
+
+	checkStaticBinary(t, img.binary, moduleOf(t, filepath.Join(root, "services", name, "go.mod")))
+	settings := readSettings(t, img.binary)
+
+	httpAddr := settings.defaults["HTTP_ADDR"]
+	if v, ok := img.env["HTTP_ADDR"]; ok {
+		httpAddr = v
+	}
+	_, portText, err := net.SplitHostPort(httpAddr)
+	if err != nil {
+		t.Fatalf("HTTP_ADDR %q: %v", httpAddr, err)
+	}
+	port, _ := strconv.Atoi(portText)
+	if !slices.Contains(img.exposed, port) {
+		t.Errorf("%s: EXPOSE %v, but the service listens on %s", dockerfile, img.exposed, httpAddr)
+	}
+	checkHealthcheckCommand(t, img)
+
+	svc, ok := project.Services[name]
+	if !ok {
+		return // TestComposeFile reports the missing service
+	}
+	for _, key := range slices.Sorted(maps.Keys(svc.Environment)) {
+		if !settings.env[key] {
+			t.Errorf("docker-compose.yml: %s sets %s, which the service does not read (it knows %v)",
+				name, key, slices.Sorted(maps.Keys(settings.env)))
+		}
+	}
+	if svc.HealthCheck != nil && len(svc.HealthCheck.Test) > 0 {
+		want := append([]string{"CMD"}, img.healthcheck...)
+		if got := []string(svc.HealthCheck.Test); !slices.Equal(got, want) {
+			t.Errorf("docker-compose.yml: %s health check %q, want the image's %q", name, got, want)
+		}
+	}
+	for _, p := range svc.Ports {
+		if int(p.Target) != port {
+			t.Errorf("docker-compose.yml: %s publishes container port %d, but the service listens on %d", name, p.Target, port)
+		}
+	}
+}
+
+// goImagePattern matches an official Go image pinned to a patch release:
+// golang:1.26.8, golang:1.26.8-bookworm, golang:1.26.8-alpine3.22.
+var goImagePattern = regexp.MustCompile(`^(\d+\.\d+\.\d+)(-[a-z0-9.]+)?$`)
+
+// goImageVersion returns the Go release of a build stage's image, which must
+// be the official golang image pinned to a patch release.
+func goImageVersion(image string) (goVersion, error) {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return goVersion{}, fmt.Errorf("image %q: %w", image, err)
+	}
+	if reference.FamiliarName(ref) != "golang" {
+		return goVersion{}, fmt.Errorf("build stage image %s: want the official golang image", image)
+	}
+	tagged, ok := ref.(reference.Tagged)
+	if !ok {
+		return goVersion{}, fmt.Errorf("image %s: pin a Go release, such as golang:1.26.8-bookworm", image)
+	}
+	m := goImagePattern.FindStringSubmatch(tagged.Tag())
+	if m == nil {
+		return goVersion{}, fmt.Errorf("image %s: pin a Go patch release, such as golang:1.26.8-bookworm", image)
+	}
+	return parseGoVersion(m[1])
+}
+
+// checkGoDirectives checks every go.mod the build stage copied against the
+// stage's Go release: the same minor line, and not older than the directive
+// asks (the image has no other toolchain to switch to).
+func checkGoDirectives(t *testing.T, stageFS, image string, have goVersion) {
+	t.Helper()
+	found := 0
+	err := filepath.WalkDir(stageFS, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "go.mod" {
+			return err
+		}
+		found++
+		directive, err := goVersionOf(p)
+		if err != nil {
+			return err
+		}
+		want, err := parseGoVersion(directive)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		rel, _ := filepath.Rel(stageFS, p)
+		if want.major != have.major || want.minor != have.minor || have.less(want) {
+			t.Errorf("/%s says go %s, but the build stage runs %s (Go %s)", filepath.ToSlash(rel), directive, image, have)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Error("the build stage copied no go.mod")
+	}
+}
+
+// checkRuntimeImage accepts a final stage that runs on distroless/static
+// or scratch, pinned, and not as root.
+func checkRuntimeImage(final stage) error {
+	if final.Image == "scratch" {
+		return checkNonRoot(final, "")
+	}
+	ref, err := reference.ParseNormalizedNamed(final.Image)
+	if err != nil {
+		return fmt.Errorf("image %q: %w", final.Image, err)
+	}
+	if !strings.HasPrefix(reference.Path(ref), "distroless/static") {
+		return fmt.Errorf("image %s: want gcr.io/distroless/static* or scratch for a static binary", final.Image)
+	}
+	if err := checkPinned(final.Image); err != nil {
+		return fmt.Errorf("image %w", err)
+	}
+	tag := ""
+	if tagged, ok := ref.(reference.Tagged); ok {
+		tag = tagged.Tag()
+	}
+	return checkNonRoot(final, tag)
+}
+
+// checkNonRoot requires a USER other than root, or a :nonroot image whose
+// default user is not root.
+func checkNonRoot(final stage, tag string) error {
+	user := ""
+	if strings.Contains(tag, "nonroot") {
+		user = "nonroot"
+	}
+	for _, in := range final.Instructions {
+		if in.Cmd == "USER" {
+			user = in.Args
+		}
+	}
+	name, _, _ := strings.Cut(user, ":")
+	if name == "" || name == "root" || name == "0" {
+		return fmt.Errorf("runs as root: set USER nonroot:nonroot (65532) or use a :nonroot image")
+	}
+	return nil
+}
+
+// finalImage is what the final stage is made of.
+type finalImage struct {
+	binary      string // the entrypoint binary, as built by the replay
+	entrypoint  []string
+	healthcheck []string // HEALTHCHECK CMD arguments
+	exposed     []int
+	env         map[string]string
+}
+
+// readFinalStage finds the entrypoint binary among the files the final stage
+// copies from the build stages, and reads its health check, ports and
+// environment.
+func readFinalStage(final stage, built map[string]string) (finalImage, error) {
+	img := finalImage{env: map[string]string{}}
+	copied := map[string]string{} // path in the image -> file on the host
+	for _, in := range final.Instructions {
+		switch in.Cmd {
+		case "COPY":
+			from, ok := in.flag("from")
+			if !ok {
+				continue // from the build context: nothing the checks need
+			}
+			stageFS, ok := built[from]
+			if !ok {
+				return img, fmt.Errorf("line %d: COPY --from=%s: no such build stage", in.Line, from)
+			}
+			words := strings.Fields(in.Args)
+			if len(words) != 2 {
+				return img, fmt.Errorf("line %d: COPY --from: want one source and one destination", in.Line)
+			}
+			src, dest := words[0], words[1]
+			if strings.HasSuffix(dest, "/") {
+				dest = path.Join(dest, path.Base(src))
+			}
+			copied[path.Clean(dest)] = filepath.Join(stageFS, filepath.FromSlash(src))
+		case "ENTRYPOINT":
+			args, err := in.exec()
+			if err != nil {
+				return img, err
+			}
+			img.entrypoint = args
+		case "HEALTHCHECK":
+			cmd, rest, _ := strings.Cut(in.Args, " ")
+			if cmd != "CMD" {
+				return img, fmt.Errorf("line %d: HEALTHCHECK %s: want CMD [...]", in.Line, in.Args)
+			}
+			args, err := instruction{Line: in.Line, Cmd: in.Cmd, Args: strings.TrimSpace(rest)}.exec()
+			if err != nil {
+				return img, err
+			}
+			img.healthcheck = args
+		case "EXPOSE":
+			for _, p := range strings.Fields(in.Args) {
+				n, err := strconv.Atoi(strings.TrimSuffix(p, "/tcp"))
+				if err != nil {
+					return img, fmt.Errorf("line %d: EXPOSE %s: %w", in.Line, p, err)
+				}
+				img.exposed = append(img.exposed, n)
+			}
+		case "ENV":
+			env, err := parseEnv(in)
+			if err != nil {
+				return img, err
+			}
+			maps.Copy(img.env, env)
+		}
+	}
+	if len(img.entrypoint) == 0 {
+		return img, errors.New("no ENTRYPOINT in exec form")
+	}
+	binary, ok := copied[path.Clean(img.entrypoint[0])]
+	if !ok {
+		return img, fmt.Errorf("ENTRYPOINT %s is not a file the stage copies from a build stage", img.entrypoint[0])
+	}
+	img.binary = binary
+	if len(img.healthcheck) == 0 {
+		return img, errors.New("no HEALTHCHECK CMD [...]: the image has no shell, so use the binary's own check")
+	}
+	if img.healthcheck[0] != img.entrypoint[0] {
+		return img, fmt.Errorf("HEALTHCHECK runs %s, not the service binary %s", img.healthcheck[0], img.entrypoint[0])
+	}
+	return img, nil
+}
+
+// checkStaticBinary checks that path is a static Linux executable built
+// from module with CGO disabled and -trimpath, as the image needs: the
+// final stage has no C library and no loader.
+func checkStaticBinary(t *testing.T, path, module string) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("the build stage's binary: %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("%s is dynamically linked (%s): build with CGO_ENABLED=0", path, p.Type)
+		}
+	}
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Path != module {
+		t.Errorf("the binary is %s, want the service's main package %s", info.Path, module)
+	}
+	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "GOOS": "linux"}
+	for _, s := range info.Settings {
+		if v, ok := want[s.Key]; ok {
+			if s.Value != v {
+				t.Errorf("the binary was built with %s=%s, want %s", s.Key, s.Value, v)
+			}
+			delete(want, s.Key)
+		}
+	}
+	for k, v := range want {
+		t.Errorf("the binary was not built with %s=%s", k, v)
+	}
+}
+
+// serviceSettings is what a service binary's --help says it reads.
+type serviceSettings struct {
+	env      map[string]bool   // every environment variable
+	defaults map[string]string // env name -> default value
+}
+
+var settingLine = regexp.MustCompile(`(?m)^\s*key \S+, env (\S+), default (.*)$`)
+
+// readSettings runs the binary with --help and an empty environment.
+func readSettings(t *testing.T, binary string) serviceSettings {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "--help")
+	cmd.Env = []string{}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s --help: %v", binary, err)
+	}
+	s := serviceSettings{env: map[string]bool{}, defaults: map[string]string{}}
+	for _, m := range settingLine.FindAllStringSubmatch(string(out), -1) {
+		s.env[m[1]] = true
+		value := strings.TrimSpace(m[2])
+		if unquoted, err := strconv.Unquote(value); err == nil {
+			value = unquoted
+		}
+		s.defaults[m[1]] = value
+	}
+	if _, ok := s.defaults["HTTP_ADDR"]; !ok {
+		t.Fatalf("%s --help lists no HTTP_ADDR setting:\n%s", binary, out)
+	}
+	return s
+}
+
+// checkHealthcheckCommand runs the image's health check command with the
+// built binary: it must pass while /healthz answers at HTTP_ADDR and fail
+// when nothing listens there.
+func checkHealthcheckCommand(t *testing.T, img finalImage) {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	srv := httptest.NewServer(mux)
+	addr := srv.Listener.Addr().String()
+
+	run := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, img.binary, img.healthcheck[1:]...)
+		cmd.Env = []string{"HTTP_ADDR=" + addr}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	if err := run(); err != nil {
+		t.Errorf("HEALTHCHECK %q against a healthy service: %v", img.healthcheck, err)
+	}
+	srv.Close()
+	if err := run(); err == nil {
+		t.Errorf("HEALTHCHECK %q passed with nothing listening at %s", img.healthcheck, addr)
+	}
+}
+
+// moduleOf returns the module path declared in a go.mod file.
+func moduleOf(t *testing.T, gomod string) string {
+	t.Helper()
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("%s has no module line", gomod)
+	}
+	return string(m[1])
+}
+
+// replay runs a build stage's instructions on this machine. A temporary
+// directory stands for the stage's "/"; COPY takes files from the build
+// context (the repository) as .dockerignore filters it; RUN may run only the
+// go command, with the environment the stage sets and none of the caller's
+// Go settings, as in a fresh golang image.
+type replay struct {
+	context string
+	ignore  *patternmatcher.PatternMatcher
+	fs      string
+	workdir string // in the stage, slash-separated
+	env     map[string]string
+}
+
+func newReplay(t *testing.T, context string) *replay {
+	t.Helper()
+	f, err := os.Open(filepath.Join(context, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
+	}
+	return &replay{context: context, ignore: pm, fs: t.TempDir(), workdir: "/", env: map[string]string{}}
+}
+
+// host returns where a path inside the stage lives on this machine.
+func (r *replay) host(p string) string {
+	if !path.IsAbs(p) {
+		p = path.Join(r.workdir, p)
+	}
+	return filepath.Join(r.fs, filepath.FromSlash(path.Clean(p)))
+}
+
+func (r *replay) do(in instruction) error {
+	var err error
+	switch in.Cmd {
+	case "WORKDIR":
+		if path.IsAbs(in.Args) {
+			r.workdir = path.Clean(in.Args)
+		} else {
+			r.workdir = path.Join(r.workdir, in.Args)
+		}
+		err = os.MkdirAll(r.host(r.workdir), 0o755)
+	case "ENV":
+		var env map[string]string
+		env, err = parseEnv(in)
+		maps.Copy(r.env, env)
+	case "COPY":
+		err = r.copy(in)
+	case "RUN":
+		err = r.run(in)
+	case "LABEL":
+	default:
+		err = fmt.Errorf("%s cannot be replayed here; teach deploy/docker's tests or do without it", in.Cmd)
+	}
+	if err != nil {
+		return fmt.Errorf("line %d: %s: %w", in.Line, in.Cmd, err)
+	}
+	return nil
+}
+
+// parseEnv reads ENV KEY=VALUE ... (the KEY VALUE form is not supported).
+func parseEnv(in instruction) (map[string]string, error) {
+	words, err := shellwords.Parse(in.Args)
+	if err != nil {
+		return nil, fmt.Errorf("line %d: ENV: %w", in.Line, err)
+	}
+	env := map[string]string{}
+	for _, w := range words {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d: ENV %s: want KEY=VALUE", in.Line, in.Args)
+		}
+		env[k] = v
+	}
+	return env, nil
+}
+
+// copy copies files from the build context, as Docker does: a directory's
+// contents (not the directory itself) into the destination, several sources
+// or a destination ending in / into a directory. An explicitly named file
+// that .dockerignore excludes is an error, as it is for Docker.
+func (r *replay) copy(in instruction) error {
+	if _, ok := in.flag("from"); ok {
+		return errors.New("COPY --from in a build stage is not supported")
+	}
+	words := strings.Fields(in.Args)
+	if len(words) < 2 {
+		return errors.New("want sources and a destination")
+	}
+	srcs, dest := words[:len(words)-1], words[len(words)-1]
+	intoDir := len(srcs) > 1 || strings.HasSuffix(dest, "/")
+	for _, src := range srcs {
+		rel := path.Clean(strings.TrimPrefix(src, "/"))
+		if strings.ContainsAny(rel, "*?[") || rel == ".." || strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("source %s: only plain paths inside the context are supported", src)
+		}
+		if excluded, err := r.excluded(rel); err != nil {
+			return err
+		} else if excluded {
+			return fmt.Errorf("source %s is excluded by .dockerignore", src)
+		}
+		from := filepath.Join(r.context, filepath.FromSlash(rel))
+		fi, err := os.Stat(from)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", src, err)
+		}
+		if !fi.IsDir() {
+			to := r.host(dest)
+			if intoDir {
+				to = filepath.Join(to, path.Base(rel))
+			}
+			if err := copyFile(from, to); err != nil {
+				return err
+			}
+			continue
+		}
+		err = filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			inContext, _ := filepath.Rel(r.context, p)
+			if excluded, err := r.excluded(filepath.ToSlash(inContext)); err != nil || excluded {
+				return err
+			}
+			under, _ := filepath.Rel(from, p)
+			return copyFile(p, filepath.Join(r.host(dest), under))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *replay) excluded(rel string) (bool, error) {
+	return r.ignore.MatchesOrParentMatches(rel)
+}
+
+func copyFile(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// run runs a RUN instruction: go commands, possibly joined by &&, with
+// leading VAR=value assignments. Absolute paths among the arguments are
+// paths in the stage and are mapped into it.
+func (r *replay) run(in instruction) error {
+	for _, f := range in.Flags {
+		if !strings.HasPrefix(f, "--mount=") {
+			return fmt.Errorf("flag %s is not supported", f)
+		}
+		// Cache mounts only make rebuilds faster; the result is the same.
+	}
+	line := in.Args
+	for line != "" {
+		p := shellwords.NewParser()
+		assigns, args, err := p.ParseWithEnvs(line)
+		if err != nil {
+			return err
+		}
+		if err := r.runGo(assigns, args); err != nil {
+			return err
+		}
+		if p.Position < 0 {
+			break
+		}
+		rest := strings.TrimSpace(line[p.Position:])
+		next, ok := strings.CutPrefix(rest, "&&")
+		if !ok {
+			return fmt.Errorf("%q: only commands joined by && are supported", rest)
+		}
+		line = strings.TrimSpace(next)
+	}
+	return nil
+}
+
+// goEnvKept are the variables of this process that a go command in the
+// replay still sees: where the caches are and how to reach the module proxy.
+// Everything that changes what gets built comes from the Dockerfile alone.
+var goEnvKept = []string{
+	"PATH", "HOME", "TMPDIR", "XDG_CACHE_HOME",
+	"GOPATH", "GOCACHE", "GOMODCACHE", "GOTOOLCHAIN",
+	"GOPROXY", "GOSUMDB", "GONOSUMDB", "GONOPROXY", "GOPRIVATE", "GOINSECURE",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR",
+}
+
+func (r *replay) runGo(assigns, args []string) error {
+	if len(args) == 0 || args[0] != "go" {
+		return fmt.Errorf("%q: only go commands can be replayed", strings.Join(args, " "))
+	}
+	for i, a := range args[1:] {
+		args[i+1] = r.mapPath(a)
+	}
+	env := map[string]string{
+		"GOENV": "off", // no user go env file, as in a fresh image
+		"GOOS":  "linux",
+	}
+	for _, k := range goEnvKept {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	maps.Copy(env, r.env)
+	for _, a := range assigns {
+		k, v, _ := strings.Cut(a, "=")
+		env[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args[1:]...)
+	cmd.Dir = r.host(r.workdir)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		cmd.Env = append(cmd.Env, k+"="+env[k])
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s (in %s): %w\n%s", strings.Join(args, " "), r.workdir, err, out)
+	}
+	return nil
+}
+
+// mapPath maps an absolute path argument, alone or as -flag=/path, into the
+// stage's file system.
+func (r *replay) mapPath(arg string) string {
+	if strings.HasPrefix(arg, "/") {
+		return r.host(arg)
+	}
+	if flag, value, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(flag, "-") && strings.HasPrefix(value, "/") {
+		return flag + "=" + r.host(value)
+	}
+	return arg
+}
