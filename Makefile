@@ -26,6 +26,10 @@ test: ## Run every module's tests with the race detector (embedded broker; no Do
 		(cd $$mod && go test $(GOTEST_FLAGS) ./...); \
 	done
 
+.PHONY: test-kafka
+test-kafka: ## Run every module's tests against a real Apache Kafka (KAFKA_BROKERS, or one started locally)
+	@bash deploy/kafka/test-kafka.sh
+
 .PHONY: lint
 lint: ## Check formatting (gofmt) and run go vet on every module
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -53,6 +57,27 @@ run: build ## Run the broker and the four services, no Docker (Ctrl-C stops all)
 .PHONY: devkafka
 devkafka: build ## Run the embedded broker on 127.0.0.1:29092
 	$(BIN)/devkafka
+
+.PHONY: up
+up: ## Build the images and start Kafka, Redpanda Console and the services in Docker
+	docker compose up --build -d
+	@echo "Redpanda Console: http://localhost:8080  order API: http://localhost:8000/orders  Kafka from the host: localhost:29092"
+	@echo "make logs follows the logs, make scale N=3 runs three inventory-service instances, make down stops everything"
+
+.PHONY: down
+down: ## Stop and remove the Docker containers (Kafka's data goes with them)
+	docker compose down
+
+.PHONY: logs
+logs: ## Follow the logs of every Docker container
+	docker compose logs -f
+
+# Number of inventory-service instances for `make scale`.
+N ?= 3
+
+.PHONY: scale
+scale: ## Run N inventory-service instances in Docker (N=3 by default; N=1 to go back)
+	docker compose up -d --no-recreate --scale inventory-service=$(N)
 
 .PHONY: clean
 clean: ## Remove bin/

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,16 +107,26 @@ func freeAddr(t *testing.T) string {
 // sample orders over HTTP, and what every topic and every service shows.
 func TestShopEndToEnd(t *testing.T) {
 	opts := options{bin: binDir, grace: 20 * time.Second, env: map[string][]string{}}
-	if kafkatest.External() {
-		opts.externalKafka = true
-		opts.kafkaAddr = kafkatest.Brokers(t)[0]
-	} else {
-		opts.kafkaAddr = freeAddr(t)
-	}
 	httpAddr := map[string]string{}
 	for _, s := range services {
 		httpAddr[s] = freeAddr(t)
 		opts.env[s] = []string{"HTTP_ADDR=" + httpAddr[s], "SIMULATOR_INTERVAL=0", "LOG_LEVEL=info"}
+	}
+	// The tutorial's products, on a broker of our own. On a shared cluster
+	// (KAFKA_BROKERS) other tests and runs write to the same topics, so there
+	// the products and consumer groups are this run's own: orders of others
+	// name products this inventory does not hold.
+	p1, p2 := "PRODUCT-123", "PRODUCT-321"
+	if kafkatest.External() {
+		opts.externalKafka = true
+		opts.kafkaAddr = kafkatest.Brokers(t)[0]
+		p1, p2 = kafkatest.Name(t, "PRODUCT-123"), kafkatest.Name(t, "PRODUCT-321")
+		opts.env["inventory-service"] = append(opts.env["inventory-service"], "INITIAL_STOCK="+p1+"=109,"+p2+"=109")
+		for _, s := range []string{"inventory-service", "notification-service", "logging-service"} {
+			opts.env[s] = append(opts.env[s], "CONSUMER_GROUP="+kafkatest.Name(t, s))
+		}
+	} else {
+		opts.kafkaAddr = freeAddr(t)
 	}
 
 	out := &syncBuffer{}
@@ -141,6 +152,7 @@ func TestShopEndToEnd(t *testing.T) {
 	for i := range orderIDs {
 		order := contracts.SampleOrder()
 		order.OrderID = fmt.Sprintf("ORDER-E2E-%d-%d", run, i+1)
+		order.Products[0].ProductID, order.Products[1].ProductID = p1, p2
 		orderIDs[i] = order.OrderID
 		body, _ := json.Marshal(order)
 		status, resp := post(t, "http://"+httpAddr["order-service"]+"/orders", body)
@@ -161,30 +173,29 @@ func TestShopEndToEnd(t *testing.T) {
 		kafkatest.Eventually(t, 60*time.Second, func() bool { return len(out.linesOf("notification-service", want)) == 1 },
 			"notification-service did not print %q once", want)
 	}
-	refill := "Product PRODUCT-123 has to be REFILLED!"
+	refill := "Product " + p1 + " has to be REFILLED!"
 	kafkatest.Eventually(t, 60*time.Second, func() bool { return len(out.linesOf("notification-service", refill)) == 1 },
 		"notification-service did not print %q once", refill)
 
 	// What is on the topics, counted by the correlation ids of this run's orders.
 	kc := kafka.DefaultConfig(opts.kafkaAddr)
-	orders := kafkatest.ReadN(t, kc, contracts.TopicNewOrder, 3, 60*time.Second)
+	// This run's orders, found by their keys: on a shared cluster the topic
+	// holds other runs' records too, poison ones included.
+	isOurs := func(m *kafka.Message) bool { return slices.Contains(orderIDs, string(m.Key)) }
+	orders := kafkatest.ReadMatching(t, kc, contracts.TopicNewOrder, isOurs, 3, 60*time.Second)
 	corr := map[string]string{} // correlation id -> order id
 	for _, m := range orders {
 		o, err := contracts.DecodeOrder(m.Value)
 		if err != nil {
 			t.Fatalf("new-order-topic record %s: %v", m.Value, err)
 		}
-		for _, id := range orderIDs {
-			if o.OrderID == id {
-				corr[m.Header(contracts.HeaderCorrelationID)] = id
-				if string(m.Key) != id {
-					t.Errorf("order %s has key %q", id, m.Key)
-				}
-			}
+		if o.OrderID != string(m.Key) {
+			t.Errorf("order %s has key %q", o.OrderID, m.Key)
 		}
+		corr[m.Header(contracts.HeaderCorrelationID)] = o.OrderID
 	}
 	if len(corr) != 3 {
-		t.Fatalf("found %d of this run's orders on %s, want 3", len(corr), contracts.TopicNewOrder)
+		t.Fatalf("this run's 3 orders carry %d distinct correlation ids, want 3", len(corr))
 	}
 
 	actions := map[string]int{}
@@ -212,8 +223,8 @@ func TestShopEndToEnd(t *testing.T) {
 			empties = append(empties, string(m.Value))
 		}
 	}
-	if len(empties) != 1 || empties[0] != `{"productId":"PRODUCT-123"}` {
-		t.Errorf("inventory-empty records = %v, want one {\"productId\":\"PRODUCT-123\"}", empties)
+	if want := `{"productId":"` + p1 + `"}`; len(empties) != 1 || empties[0] != want {
+		t.Errorf("inventory-empty records = %v, want one %s", empties, want)
 	}
 
 	// logging-service printed each of the ten actions.

@@ -98,3 +98,17 @@ func (b *Base) Kafka(clientID string) kafka.Config {
 	kc.Version = b.KafkaVersion
 	return kc
 }
+
+// ConsumerConfig is the configuration of a service that consumes. Embed it
+// beside Base; the service's own Validate then calls both Validate methods.
+type ConsumerConfig struct {
+	ConsumerGroup string `config:"consumer_group" help:"consumer group id: instances with the same id share the partitions"`
+}
+
+// Validate reports an empty group id.
+func (c *ConsumerConfig) Validate() error {
+	if strings.TrimSpace(c.ConsumerGroup) == "" {
+		return config.Errorf("consumer_group", "must not be empty")
+	}
+	return nil
+}

@@ -14,6 +14,7 @@ import (
 // Config is the inventory service's configuration.
 type Config struct {
 	service.Base
+	service.ConsumerConfig
 	InitialStock    []string `config:"initial_stock" help:"stock at start as PRODUCT=ITEMS pairs; the list replaces the default as a whole"`
 	RefillThreshold int      `config:"refill_threshold" help:"a product whose stock falls to this or below is reported empty and refilled"`
 	RefillLevel     int      `config:"refill_level" help:"the stock an empty product is refilled to; must be greater than refill_threshold"`
@@ -24,6 +25,7 @@ type Config struct {
 func defaultConfig() Config {
 	return Config{
 		Base:            service.DefaultBase(":8001"),
+		ConsumerConfig:  service.ConsumerConfig{ConsumerGroup: "inventory-service-group"},
 		InitialStock:    []string{"PRODUCT-123=109", "PRODUCT-321=109"},
 		RefillThreshold: 100,
 		RefillLevel:     109,
@@ -32,7 +34,7 @@ func defaultConfig() Config {
 
 // Validate reports every invalid setting, each naming its key.
 func (c *Config) Validate() error {
-	errs := []error{c.Base.Validate()}
+	errs := []error{c.Base.Validate(), c.ConsumerConfig.Validate()}
 	if _, err := c.stockLevels(); err != nil {
 		errs = append(errs, err)
 	}

@@ -18,12 +18,7 @@ import (
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
 
-const (
-	name = contracts.ServiceInventory
-	// group is the tutorial's consumer group: instances of the service share
-	// the orders between them.
-	group = "inventory-service-group"
-)
+const name = contracts.ServiceInventory
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,7 +47,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	orders := inventory.NewService(stock, app.Events, app.Log)
-	err = app.Consume(group, []string{contracts.TopicNewOrder},
+	err = app.Consume(cfg.ConsumerGroup, []string{contracts.TopicNewOrder},
 		eventbus.Handle(contracts.DecodeOrder, orders.ApplyOrder))
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +20,6 @@ import (
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
-	"github.com/eventshop/eventshop/pkg/kafka/embedded"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 )
 
@@ -34,27 +34,28 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestServiceAppliesOrdersFromKafka runs the service on an embedded broker
-// and feeds it the tutorial's sample order three times: the third takes
-// PRODUCT-123 to 100, so it is reported empty and refilled.
+// TestServiceAppliesOrdersFromKafka runs the service on a broker and feeds
+// it the tutorial's sample order three times: the third takes the first
+// product to 100, so it is reported empty and refilled.
 //
-// The test uses its own embedded broker even when KAFKA_BROKERS names a
-// cluster, because the service works on the shop's fixed topic and group
-// names, which other tests on a shared cluster write to as well.
+// The orders, products, consumer group and correlation ids are this run's
+// own, so the test holds on a shared cluster (KAFKA_BROKERS) whose
+// new-order-topic other tests and runs write to as well: their orders name
+// products this instance does not hold.
 func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 	t.Parallel()
-	broker, err := embedded.Start(embedded.Options{})
-	if err != nil {
-		t.Fatalf("start embedded broker: %v", err)
-	}
-	t.Cleanup(broker.Close)
-	kcfg := kafka.DefaultConfig(broker.Addr())
+	kcfg := kafka.DefaultConfig(kafkatest.Brokers(t)...)
 	httpAddr := freeAddr(t)
+	p1, p2 := kafkatest.Name(t, "PRODUCT-123"), kafkatest.Name(t, "PRODUCT-321")
+	run := kafkatest.Name(t, "order")
 
-	svc := startService(t, "--kafka-brokers", broker.Addr(), "--http-addr", httpAddr)
+	svc := startService(t, "--kafka-brokers", kcfg.Brokers[0], "--http-addr", httpAddr,
+		"--consumer-group", kafkatest.Name(t, "inventory-service"),
+		"--initial-stock", p1+"=109,"+p2+"=109")
 	stockURL := "http://" + httpAddr + "/stock"
+	stock := func(n1, n2 int) string { return fmt.Sprintf(`{%q:%d,%q:%d}`+"\n", p1, n1, p2, n2) }
 	// The service answers on HTTP once it has ensured the topics.
-	waitForStock(t, svc, stockURL, `{"PRODUCT-123":109,"PRODUCT-321":109}`+"\n")
+	waitForStock(t, svc, stockURL, stock(109, 109))
 
 	// The container image's health check runs the binary this way.
 	probe := exec.Command(os.Args[0], "healthcheck", "--http-addr", httpAddr)
@@ -63,39 +64,42 @@ func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 		t.Errorf("healthcheck of the running service: %v\n%s", err, out)
 	}
 
-	publishOrders(t, kcfg, 3)
+	publishOrders(t, kcfg, run, p1, p2, 3)
 
-	// After order 3: PRODUCT-123 109 -> 106 -> 103 -> 100, refilled to 109;
-	// PRODUCT-321 109 -> 108 -> 107 -> 106.
-	waitForStock(t, svc, stockURL, `{"PRODUCT-123":109,"PRODUCT-321":106}`+"\n")
+	// After order 3: p1 109 -> 106 -> 103 -> 100, refilled to 109;
+	// p2 109 -> 108 -> 107 -> 106.
+	waitForStock(t, svc, stockURL, stock(109, 106))
 
-	empties := kafkatest.ReadN(t, kcfg, contracts.TopicInventoryEmpty, 1, 20*time.Second)
+	ours := func(m *kafka.Message) bool {
+		return strings.HasPrefix(m.Header(contracts.HeaderCorrelationID), run+"-")
+	}
+	empties := kafkatest.ReadMatching(t, kcfg, contracts.TopicInventoryEmpty, ours, 1, 20*time.Second)
 	if len(empties) != 1 {
 		t.Fatalf("%d inventory-empty records, want 1", len(empties))
 	}
-	if got, want := describe(empties[0]), `PRODUCT-123 {"productId":"PRODUCT-123"} order-3 inventory-service`; got != want {
+	if got, want := describe(run, empties[0]), fmt.Sprintf(`%s {"productId":%q} 3 inventory-service`, p1, p1); got != want {
 		t.Errorf("inventory-empty record:\n%s\nwant\n%s", got, want)
 	}
 
 	// All logging actions share the key inventory-service, hence a
 	// partition, so they are read in the order they were published.
-	actions := kafkatest.ReadN(t, kcfg, contracts.TopicNewLoggingAction, 7, 20*time.Second)
+	actions := kafkatest.ReadMatching(t, kcfg, contracts.TopicNewLoggingAction, ours, 7, 20*time.Second)
 	var got []string
 	for _, m := range actions {
-		got = append(got, describe(m))
+		got = append(got, describe(run, m))
 	}
 	const (
 		updated = `inventory-service {"serviceName":"inventory-service","action":"inventory-updated"}`
 		emptied = `inventory-service {"serviceName":"inventory-service","action":"inventory-empty"}`
 	)
 	want := []string{
-		updated + " order-1 inventory-service",
-		updated + " order-1 inventory-service",
-		updated + " order-2 inventory-service",
-		updated + " order-2 inventory-service",
-		updated + " order-3 inventory-service",
-		emptied + " order-3 inventory-service",
-		updated + " order-3 inventory-service",
+		updated + " 1 inventory-service",
+		updated + " 1 inventory-service",
+		updated + " 2 inventory-service",
+		updated + " 2 inventory-service",
+		updated + " 3 inventory-service",
+		emptied + " 3 inventory-service",
+		updated + " 3 inventory-service",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("logging actions:\n%q\nwant\n%q", got, want)
@@ -104,15 +108,16 @@ func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 	svc.stop(t)
 }
 
-// describe renders a record as "key body correlation-id source-service".
-func describe(m *kafka.Message) string {
+// describe renders a record as "key body order source-service", where order
+// is the record's correlation id without the run's prefix.
+func describe(run string, m *kafka.Message) string {
 	return fmt.Sprintf("%s %s %s %s", m.Key, m.Value,
-		m.Header(contracts.HeaderCorrelationID), m.Header(contracts.HeaderSourceService))
+		strings.TrimPrefix(m.Header(contracts.HeaderCorrelationID), run+"-"), m.Header(contracts.HeaderSourceService))
 }
 
-// publishOrders publishes the sample order n times, correlated as order-1,
-// order-2 and so on.
-func publishOrders(t *testing.T, cfg kafka.Config, n int) {
+// publishOrders publishes the sample order n times with its products renamed
+// p1 and p2, correlated as run-1, run-2 and so on.
+func publishOrders(t *testing.T, cfg kafka.Config, run, p1, p2 string, n int) {
 	t.Helper()
 	producer, err := kafka.NewProducer(cfg)
 	if err != nil {
@@ -123,8 +128,11 @@ func publishOrders(t *testing.T, cfg kafka.Config, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := 1; i <= n; i++ {
-		orderCtx := correlation.With(ctx, fmt.Sprintf("order-%d", i))
-		if err := pub.Publish(orderCtx, contracts.SampleOrder()); err != nil {
+		order := contracts.SampleOrder()
+		order.OrderID = fmt.Sprintf("%s-%d", run, i)
+		order.Products[0].ProductID, order.Products[1].ProductID = p1, p2
+		orderCtx := correlation.With(ctx, fmt.Sprintf("%s-%d", run, i))
+		if err := pub.Publish(orderCtx, order); err != nil {
 			t.Fatalf("publish order %d: %v", i, err)
 		}
 	}

@@ -1,13 +1,26 @@
 package main
 
-import "github.com/eventshop/eventshop/pkg/service"
+import (
+	"errors"
 
-// Config is the logging service's configuration. It has no settings of its
-// own, so the embedded Base's Validate checks all of it.
+	"github.com/eventshop/eventshop/pkg/service"
+)
+
+// Config is the logging service's configuration: the shared keys and the
+// consumer group.
 type Config struct {
 	service.Base
+	service.ConsumerConfig
 }
 
 func defaultConfig() Config {
-	return Config{Base: service.DefaultBase(":8003")}
+	return Config{
+		Base:           service.DefaultBase(":8003"),
+		ConsumerConfig: service.ConsumerConfig{ConsumerGroup: "logging-service-group"},
+	}
+}
+
+// Validate reports every invalid setting, each naming its key.
+func (c *Config) Validate() error {
+	return errors.Join(c.Base.Validate(), c.ConsumerConfig.Validate())
 }

@@ -16,10 +16,7 @@ import (
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
 )
 
-const (
-	name  = contracts.ServiceLogging
-	group = "logging-service-group"
-)
+const name = contracts.ServiceLogging
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -40,7 +37,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	recorder := actionlog.NewRecorder(log)
 	app.Handle("GET /actions", actionlog.NewHandler(recorder))
-	err = app.Consume(group, []string{contracts.TopicNewLoggingAction},
+	err = app.Consume(cfg.ConsumerGroup, []string{contracts.TopicNewLoggingAction},
 		eventbus.Handle(contracts.DecodeLoggingAction, recorder.Record))
 	if err != nil {
 		return err

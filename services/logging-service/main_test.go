@@ -111,8 +111,12 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 		deadLetterTopic = kafkatest.Name(t, "dead-letter")
 	}
 
+	// A group of this run only: on a shared cluster the default group may
+	// have members or commits of other runs.
+	group := kafkatest.Name(t, "logging-service")
 	svc := startRun(t,
 		"--kafka-brokers", cfg.Brokers[0],
+		"--consumer-group", group,
 		"--http-addr", addr,
 		"--topic-partitions", "3",
 		"--dead-letter-topic", deadLetterTopic,

@@ -22,13 +22,15 @@ var notifiers = map[string]func(*zap.Logger) notify.Notifier{
 // Config is the notification service's configuration.
 type Config struct {
 	service.Base
+	service.ConsumerConfig
 	Notifier string `config:"notifier" help:"how notifications are sent: log (write them to the service log)"`
 }
 
 func defaultConfig() Config {
 	return Config{
-		Base:     service.DefaultBase(":8002"),
-		Notifier: "log",
+		Base:           service.DefaultBase(":8002"),
+		ConsumerConfig: service.ConsumerConfig{ConsumerGroup: "notification-service-group"},
+		Notifier:       "log",
 	}
 }
 
@@ -36,6 +38,9 @@ func defaultConfig() Config {
 func (c *Config) Validate() error {
 	var errs []error
 	if err := c.Base.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.ConsumerConfig.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, ok := notifiers[c.Notifier]; !ok {

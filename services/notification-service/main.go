@@ -18,10 +18,7 @@ import (
 	"github.com/eventshop/eventshop/services/notification-service/internal/notify"
 )
 
-const (
-	name  = contracts.ServiceNotification
-	group = "notification-service-group"
-)
+const name = contracts.ServiceNotification
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,7 +38,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := consume(app, notify.NewService(notifier)); err != nil {
+	if err := consume(app, cfg.ConsumerGroup, notify.NewService(notifier)); err != nil {
 		return err
 	}
 	return app.Run(ctx)
@@ -49,7 +46,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 // consume subscribes the notification use cases to their topics, in one
 // consumer group as the tutorial has it.
-func consume(app *service.App, s *notify.Service) error {
+func consume(app *service.App, group string, s *notify.Service) error {
 	topics := []string{contracts.TopicNewOrder, contracts.TopicInventoryEmpty}
 	return app.Consume(group, topics, eventbus.Route(map[string]kafka.Handler{
 		contracts.TopicNewOrder:       eventbus.Handle(contracts.DecodeOrder, s.OrderApproved),

@@ -55,10 +55,10 @@ func (r *recordingNotifier) about(orderID, productID string) []string {
 
 // startApp runs the service's consumer wiring, as run builds it but with n
 // as the notifier, until the test ends. It returns the cluster's client
-// configuration and the dead-letter topic.
-func startApp(t *testing.T, n notify.Notifier) (kafka.Config, string) {
+// configuration, the consumer group and the dead-letter topic.
+func startApp(t *testing.T, n notify.Notifier) (cfg kafka.Config, group, deadLetterTopic string) {
 	t.Helper()
-	cfg := kafkatest.Config(t)
+	cfg = kafkatest.Config(t)
 	base := service.DefaultBase("127.0.0.1:0")
 	base.KafkaBrokers = cfg.Brokers
 	base.KafkaStartupTimeout = waitLong
@@ -74,7 +74,10 @@ func startApp(t *testing.T, n notify.Notifier) (kafka.Config, string) {
 		cancel()
 		t.Fatalf("service.New: %v", err)
 	}
-	if err := consume(app, notify.NewService(n)); err != nil {
+	// A group of this run only: on a shared cluster the default group may
+	// have members or commits of other runs.
+	group = kafkatest.Name(t, "notification-service")
+	if err := consume(app, group, notify.NewService(n)); err != nil {
 		cancel()
 		t.Fatalf("consume: %v", err)
 	}
@@ -86,13 +89,13 @@ func startApp(t *testing.T, n notify.Notifier) (kafka.Config, string) {
 			t.Errorf("app.Run: %v", err)
 		}
 	})
-	return cfg, base.DeadLetterTopic
+	return cfg, group, base.DeadLetterTopic
 }
 
 func TestConsumerNotifiesAndDeadLettersPoison(t *testing.T) {
 	t.Parallel()
 	notifier := &recordingNotifier{}
-	cfg, deadLetterTopic := startApp(t, notifier)
+	cfg, group, deadLetterTopic := startApp(t, notifier)
 
 	order := contracts.SampleOrder()
 	order.OrderID = kafkatest.Name(t, "ORDER")
@@ -208,7 +211,8 @@ func (s *runningService) stop() error {
 func TestRunServesHealthAndStopsCleanly(t *testing.T) {
 	brokers := kafkatest.Brokers(t)
 	addr := freeAddr(t)
-	svc := startRun(t, "--kafka-brokers", brokers[0], "--http-addr", addr, "--topic-partitions", "3")
+	svc := startRun(t, "--kafka-brokers", brokers[0], "--http-addr", addr, "--topic-partitions", "3",
+		"--consumer-group", kafkatest.Name(t, "notification-service"))
 
 	kafkatest.Eventually(t, waitLong, func() bool {
 		svc.failIfExited(t)

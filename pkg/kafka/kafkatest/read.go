@@ -17,9 +17,17 @@ import (
 // the consumer do not check it with itself.
 func ReadN(tb testing.TB, cfg kafka.Config, topic string, want int, timeout time.Duration) []*kafka.Message {
 	tb.Helper()
-	got := read(tb, cfg, topic, want, timeout)
+	return ReadMatching(tb, cfg, topic, func(*kafka.Message) bool { return true }, want, timeout)
+}
+
+// ReadMatching is ReadN counting only the records for which match is true,
+// and returning only those. Tests on a shared cluster use it to pick their
+// own records out of a topic that other runs write to as well.
+func ReadMatching(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Message) bool, want int, timeout time.Duration) []*kafka.Message {
+	tb.Helper()
+	got := read(tb, cfg, topic, match, want, timeout)
 	if len(got) < want {
-		tb.Fatalf("read %s: got %d records within %s, want %d", topic, len(got), timeout, want)
+		tb.Fatalf("read %s: got %d matching records within %s, want %d", topic, len(got), timeout, want)
 	}
 	return got
 }
@@ -28,10 +36,10 @@ func ReadN(tb testing.TB, cfg kafka.Config, topic string, want int, timeout time
 // that nothing beyond an expected count was written.
 func ReadFor(tb testing.TB, cfg kafka.Config, topic string, d time.Duration) []*kafka.Message {
 	tb.Helper()
-	return read(tb, cfg, topic, -1, d)
+	return read(tb, cfg, topic, func(*kafka.Message) bool { return true }, -1, d)
 }
 
-func read(tb testing.TB, cfg kafka.Config, topic string, want int, timeout time.Duration) []*kafka.Message {
+func read(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Message) bool, want int, timeout time.Duration) []*kafka.Message {
 	tb.Helper()
 	sc := sarama.NewConfig()
 	sc.ClientID = "kafkatest-reader"
@@ -71,8 +79,12 @@ func read(tb testing.TB, cfg kafka.Config, topic string, want int, timeout time.
 				case <-stop:
 					return
 				case cm := <-pc.Messages():
+					m := toMessage(cm)
+					if !match(m) {
+						continue
+					}
 					mu.Lock()
-					got = append(got, toMessage(cm))
+					got = append(got, m)
 					if want >= 0 && len(got) >= want {
 						once.Do(func() { close(full) })
 					}
