@@ -15,7 +15,7 @@
 # Environment:
 #   KAFKA_STATE_DIR   pid, data, log, config, classpath cache
 #                     (default ${TMPDIR:-/tmp}/eventshop-kafka)
-#   KAFKA_VERSION     Kafka version to resolve (default: the one in pom.xml)
+#   KAFKA_DIST_VERSION     Kafka version to resolve (default: the one in pom.xml)
 #   KAFKA_PORT        default for --port (39092); the controller uses PORT+1
 #   KAFKA_UP_TIMEOUT  seconds to wait for readiness (default 120)
 #   KAFKA_HEAP_OPTS   broker heap (default -Xmx512m -Xms512m)
@@ -30,7 +30,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 POM="$HERE/pom.xml"
 
 STATE_DIR="${KAFKA_STATE_DIR:-${TMPDIR:-/tmp}/eventshop-kafka}"
-KAFKA_VERSION="${KAFKA_VERSION:-}"
+KAFKA_DIST_VERSION="${KAFKA_DIST_VERSION:-}"
 PORT="${KAFKA_PORT:-39092}"
 UP_TIMEOUT="${KAFKA_UP_TIMEOUT:-120}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms512m}"
@@ -44,9 +44,9 @@ CONF="$STATE_DIR/server.properties"
 ADMIN_CONF="$STATE_DIR/admin.properties"
 LOG4J_BROKER="$STATE_DIR/log4j2-broker.properties"
 LOG4J_TOOLS="$STATE_DIR/log4j2-tools.properties"
-# One cache per version, so alternating KAFKA_VERSION values does not thrash it.
-CP_FILE="$STATE_DIR/classpath-${KAFKA_VERSION:-default}.txt"
-CP_KEY_FILE="$STATE_DIR/classpath-${KAFKA_VERSION:-default}.key"
+# One cache per version, so alternating KAFKA_DIST_VERSION values does not thrash it.
+CP_FILE="$STATE_DIR/classpath-${KAFKA_DIST_VERSION:-default}.txt"
+CP_KEY_FILE="$STATE_DIR/classpath-${KAFKA_DIST_VERSION:-default}.key"
 MVN_LOG="$STATE_DIR/mvn.log"
 
 log() { echo "kafka.sh: $*" >&2; }
@@ -58,7 +58,7 @@ die() { log "error: $*"; exit 1; }
 # content and the version override. Same key and all jars still present means we
 # never start Maven at all (fast, and works with no network).
 classpath_key() {
-  { sha256sum <"$POM"; echo "version=${KAFKA_VERSION}"; } | sha256sum | cut -d' ' -f1
+  { sha256sum <"$POM"; echo "version=${KAFKA_DIST_VERSION}"; } | sha256sum | cut -d' ' -f1
 }
 
 cached_classpath_ok() {
@@ -76,8 +76,8 @@ resolve_classpath() {
   command -v mvn >/dev/null || die "mvn not found (needed once to fetch Kafka's jars)"
   local args=(-B -q -f "$POM" dependency:build-classpath
               -Dmdep.outputFile="$CP_FILE.tmp" -Dmdep.includeScope=runtime)
-  [[ -n "$KAFKA_VERSION" ]] && args+=(-Dkafka.version="$KAFKA_VERSION")
-  log "resolving Kafka ${KAFKA_VERSION:-(pom default)} classpath with Maven ..."
+  [[ -n "$KAFKA_DIST_VERSION" ]] && args+=(-Dkafka.version="$KAFKA_DIST_VERSION")
+  log "resolving Kafka ${KAFKA_DIST_VERSION:-(pom default)} classpath with Maven ..."
   # Offline first: succeeds whenever ~/.m2 already has the jars, with no network.
   if ! mvn -o "${args[@]}" >"$MVN_LOG" 2>&1; then
     if ! mvn "${args[@]}" >"$MVN_LOG" 2>&1; then
@@ -168,10 +168,11 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 
 # Tests: no 3 s wait before the first group rebalance; same partition count as
-# the project's topics; let clients auto-create topics like the seed tutorial does.
+# the project's topics; no topic auto-creation, as on the embedded broker: a
+# service that forgets to create a topic it uses must fail here too.
 group.initial.rebalance.delay.ms=0
 num.partitions=6
-auto.create.topics.enable=true
+auto.create.topics.enable=false
 delete.topic.enable=true
 EOF
   # Admin client settings for the readiness probe: fail fast instead of the

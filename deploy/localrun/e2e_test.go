@@ -198,28 +198,31 @@ func TestShopEndToEnd(t *testing.T) {
 		t.Fatalf("this run's 3 orders carry %d distinct correlation ids, want 3", len(corr))
 	}
 
+	// Wait for all of this run's records, then read each topic once more to
+	// be sure there are no more of them than expected.
+	isOursByCorrelation := func(m *kafka.Message) bool {
+		_, ok := corr[m.Header(contracts.HeaderCorrelationID)]
+		return ok
+	}
+	kafkatest.ReadMatching(t, kc, contracts.TopicNewLoggingAction, isOursByCorrelation, 10, 60*time.Second)
+	kafkatest.ReadMatching(t, kc, contracts.TopicInventoryEmpty, isOursByCorrelation, 1, 60*time.Second)
 	actions := map[string]int{}
-	kafkatest.Eventually(t, 60*time.Second, func() bool {
-		actions = map[string]int{}
-		for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicNewLoggingAction, time.Second) {
-			if _, ours := corr[m.Header(contracts.HeaderCorrelationID)]; ours {
-				a, err := contracts.DecodeLoggingAction(m.Value)
-				if err != nil {
-					t.Fatalf("logging record %s: %v", m.Value, err)
-				}
-				actions[a.ServiceName+"/"+a.Action]++
+	for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicNewLoggingAction, 3*time.Second) {
+		if isOursByCorrelation(m) {
+			a, err := contracts.DecodeLoggingAction(m.Value)
+			if err != nil {
+				t.Fatalf("logging record %s: %v", m.Value, err)
 			}
+			actions[a.ServiceName+"/"+a.Action]++
 		}
-		return actions["order-service/new-order"]+actions["inventory-service/inventory-updated"]+actions["inventory-service/inventory-empty"] >= 10
-	}, "logging actions: %v", actions)
+	}
 	want := map[string]int{"order-service/new-order": 3, "inventory-service/inventory-updated": 6, "inventory-service/inventory-empty": 1}
 	if fmt.Sprint(actions) != fmt.Sprint(want) {
 		t.Errorf("logging actions = %v, want %v", actions, want)
 	}
-
 	var empties []string
-	for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicInventoryEmpty, time.Second) {
-		if _, ours := corr[m.Header(contracts.HeaderCorrelationID)]; ours {
+	for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicInventoryEmpty, 3*time.Second) {
+		if isOursByCorrelation(m) {
 			empties = append(empties, string(m.Value))
 		}
 	}

@@ -28,6 +28,10 @@ var services = []string{"inventory-service", "notification-service", "logging-se
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first Ctrl-C, signals get their default action again: a
+	// second Ctrl-C ends localrun at once, and the kernel then terminates
+	// the children (see sysProcAttr).
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -77,13 +81,20 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 	w := &lineWriter{out: out, width: len("notification-service"), color: opts.color}
 	var procs []*proc
 	if !opts.externalKafka {
+		// Another broker on the port (an earlier run, docker compose's Kafka)
+		// would answer in devkafka's place: refuse rather than use it.
+		ln, err := net.Listen("tcp", opts.kafkaAddr)
+		if err != nil {
+			return fmt.Errorf("cannot start devkafka on %s, is the port taken? %w", opts.kafkaAddr, err)
+		}
+		ln.Close()
 		broker, err := start(0, "devkafka", filepath.Join(opts.bin, "devkafka"), []string{"-addr", opts.kafkaAddr}, nil, w)
 		if err != nil {
 			return err
 		}
 		procs = append(procs, broker)
 		if err := waitListening(ctx, opts.kafkaAddr, broker, 15*time.Second); err != nil {
-			return errors.Join(err, stopAll(procs, opts.grace))
+			return errors.Join(err, stopAll(procs, opts.grace, !opts.externalKafka))
 		}
 	}
 
@@ -91,7 +102,7 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 		env := append([]string{"KAFKA_BROKERS=" + opts.kafkaAddr}, opts.env[name]...)
 		p, err := start(i+1, name, filepath.Join(opts.bin, name), nil, env, w)
 		if err != nil {
-			return errors.Join(err, stopAll(procs, opts.grace))
+			return errors.Join(err, stopAll(procs, opts.grace, !opts.externalKafka))
 		}
 		procs = append(procs, p)
 	}
@@ -102,7 +113,7 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 		runErr = fmt.Errorf("%s exited unexpectedly: %v", p.name, p.exitErr())
 	}
 	w.write(0, "localrun", "stopping")
-	if err := stopAll(procs, opts.grace); err != nil && runErr == nil {
+	if err := stopAll(procs, opts.grace, !opts.externalKafka); err != nil && runErr == nil {
 		runErr = err
 	}
 	return runErr

@@ -70,6 +70,9 @@ func start(idx int, name, path string, args, env []string, w *lineWriter) (*proc
 			for sc.Scan() {
 				w.write(idx, name, sc.Text())
 			}
+			// A line too long for the scanner ends the scan; keep draining,
+			// or the child would block writing its output.
+			_, _ = io.Copy(io.Discard, r)
 		})
 	}
 	go func() {
@@ -126,14 +129,21 @@ func waitAny(ctx context.Context, procs []*proc) *proc {
 	}
 }
 
-// stopAll stops procs in reverse start order, so the broker, started first,
-// stops last and consumers can commit their offsets on the way out.
-func stopAll(procs []*proc, grace time.Duration) error {
-	var errs []error
-	for i := len(procs) - 1; i >= 0; i-- {
-		if err := procs[i].stop(grace); err != nil {
-			errs = append(errs, err)
-		}
+// stopAll stops the services together, then the broker if procs[0] is one:
+// consumers must be able to commit their offsets on the way out.
+func stopAll(procs []*proc, grace time.Duration, withBroker bool) error {
+	services := procs
+	if withBroker && len(procs) > 0 {
+		services = procs[1:]
+	}
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, p := range services {
+		wg.Go(func() { errs[i] = p.stop(grace) })
+	}
+	wg.Wait()
+	if withBroker && len(procs) > 0 {
+		errs[len(procs)-1] = procs[0].stop(grace)
 	}
 	return errors.Join(errs...)
 }

@@ -11,7 +11,7 @@ import (
 // Probe GETs url and returns nil if it answers 2xx, or an error with the
 // status and the start of the body otherwise. It exists for container health
 // checks in images with no shell or curl: the service binary probes itself
-// (e.g. `order-service --health-probe`) and exits non-zero on error.
+// (`order-service healthcheck`) and exits non-zero on error.
 //
 // ctx bounds the whole request; give it a deadline shorter than the
 // orchestrator's probe timeout.

@@ -157,17 +157,21 @@ func NewConsumer(cfg Config, gc GroupConfig, h Handler, log *zap.Logger) (*Consu
 }
 
 // Run consumes until ctx ends, then stops gracefully: no new messages are
-// taken, in-flight handlers get ShutdownTimeout to finish (their context is
-// cancelled when it runs out), marked offsets are committed and the group is
-// left. It returns nil after a clean stop, ErrShutdownTimeout if the stop
-// overran, or the error that made consuming impossible.
+// taken, in-flight handlers get three quarters of ShutdownTimeout to finish
+// (their context is cancelled then, leaving the rest of the budget for the
+// final commit), marked offsets are committed and the group is left. It
+// returns nil after a clean stop and ErrShutdownTimeout if the stop overran.
+//
+// Failures while running (the cluster away, a session that cannot start, a
+// handler error) do not end Run: they are logged and the session is started
+// again with capped backoff, since consuming later beats not consuming.
 func (c *Consumer) Run(ctx context.Context) error {
-	// Handlers get a context that outlives ctx by ShutdownTimeout, so work
-	// under way when the stop comes can finish instead of being torn down.
+	// Handlers get a context that outlives ctx, so work under way when the
+	// stop comes can finish instead of being torn down.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	stopWork := context.AfterFunc(ctx, func() {
-		time.AfterFunc(c.cfg.ShutdownTimeout, cancelWork)
+		time.AfterFunc(c.cfg.ShutdownTimeout*3/4, cancelWork)
 	})
 	defer stopWork()
 
@@ -229,6 +233,12 @@ func (c *Consumer) loop(ctx, workCtx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
 		err := c.group.Consume(ctx, c.cfg.Topics, gh)
+		// A handler error ends the session with Consume returning nil; it
+		// counts as a failure all the same, or the member would rejoin, and
+		// make the whole group rebalance, in a tight loop.
+		if handlerErr := gh.takeFailure(); err == nil && handlerErr != nil {
+			err = handlerErr
+		}
 		switch {
 		case ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
 			return nil
@@ -264,6 +274,16 @@ type groupHandler struct {
 	workCtx context.Context
 	log     *zap.Logger
 	claims  *atomic.Pointer[map[string][]int32]
+	failure atomic.Pointer[error] // the last handler error of this session
+}
+
+// takeFailure returns and clears the handler error that ended the session,
+// if one did.
+func (h *groupHandler) takeFailure() error {
+	if p := h.failure.Swap(nil); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
@@ -295,7 +315,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			if err := h.handler(ctx, msg); err != nil {
 				// Not marked: returning ends the session, and the next one
 				// starts again from this message.
-				return fmt.Errorf("handle %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
+				err = fmt.Errorf("handle %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
+				h.failure.Store(&err)
+				return err
 			}
 			sess.MarkMessage(cm, "")
 		}

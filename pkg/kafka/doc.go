@@ -8,7 +8,7 @@
 //   - a Consumer that runs a consumer group for as long as its context lives,
 //     across rebalances, and calls a Handler per record; an offset is marked only
 //     after its handler returned nil (at-least-once);
-//   - Middleware (Recover, Retry, DeadLetter, Logging) composed around a Handler,
+//   - Middleware (Recover, Retry, DeadLetter) composed around a Handler,
 //     so a poison record is parked on a dead-letter topic and never blocks its
 //     partition, while a transient failure is retried instead of skipped;
 //   - EnsureTopics, an idempotent topic creator;

@@ -12,6 +12,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
@@ -208,7 +210,7 @@ func TestTransientFailureIsRetriedNotSkipped(t *testing.T) {
 func TestHandlerErrorRedeliversInsteadOfSkipping(t *testing.T) {
 	t.Parallel()
 	// Without Retry, a failing handler must still not lose the message: the
-	// session restarts and the same record comes again.
+	// session restarts, after a backoff, and the same record comes again.
 	cfg := kafkatest.Config(t)
 	topic := kafkatest.Topic(t, cfg, "redeliver", 1)
 	p := newProducer(t, cfg)
@@ -216,7 +218,8 @@ func TestHandlerErrorRedeliversInsteadOfSkipping(t *testing.T) {
 
 	var failed sync.Once
 	s := newSeen()
-	_, stop := startConsumer(t, cfg, kafkatest.GroupConfig(t, topic), func(_ context.Context, m *kafka.Message) error {
+	core, logs := observer.New(zapcore.WarnLevel)
+	c, err := kafka.NewConsumer(cfg, kafkatest.GroupConfig(t, topic), func(_ context.Context, m *kafka.Message) error {
 		err := error(nil)
 		if string(m.Value) == "2" {
 			failed.Do(func() { err = errTransient })
@@ -226,10 +229,20 @@ func TestHandlerErrorRedeliversInsteadOfSkipping(t *testing.T) {
 		}
 		s.add(m)
 		return nil
-	})
-	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == 5 }, "processed %d of 5", s.distinct())
-	if err := stop(); err != nil {
+	}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == 5 }, "processed fewer than 5")
+	cancel()
+	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	if n := logs.FilterMessage("consume session failed, rejoining").Len(); n != 1 {
+		t.Errorf("the failed session was followed by %d backoffs, want 1", n)
 	}
 }
 

@@ -30,20 +30,26 @@ func TestSaramaLinesGoToZapAtDebug(t *testing.T) {
 	}
 }
 
-func TestUseLoggerIsSafeWhileSaramaLogs(t *testing.T) {
-	t.Parallel()
+func TestUseLoggerRoutesSaramaLinesAndIsSafeWhileSaramaLogs(t *testing.T) {
+	// Not parallel: it points sarama's process-wide logger at its observer.
+	core, logs := observer.New(zapcore.DebugLevel)
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
 			for range 100 {
 				if i%2 == 0 {
-					kafka.UseLogger(zap.NewNop())
+					kafka.UseLogger(zap.New(core))
 				} else {
 					sarama.Logger.Printf("line %d", i)
 				}
 			}
 		})
 	}
-	kafka.UseLogger(zap.NewNop())
 	wg.Wait()
+	kafka.UseLogger(zap.New(core))
+	sarama.Logger.Println("after the swap")
+	if n := logs.FilterMessage("after the swap").Len(); n != 1 {
+		t.Errorf("sarama's line reached zap %d times, want 1", n)
+	}
+	kafka.UseLogger(zap.NewNop())
 }

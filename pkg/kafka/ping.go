@@ -27,7 +27,7 @@ func NewPinger(cfg Config) (*Pinger, error) {
 	return &Pinger{client: client}, nil
 }
 
-// Ping refreshes cluster metadata and reports whether a controller is known.
+// Ping refreshes cluster metadata and reports whether it names any broker.
 func (p *Pinger) Ping(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() {

@@ -86,10 +86,11 @@ func healthcheck(httpAddr string) error {
 	return ErrDone
 }
 
-// Exit ends the process for the error run returned: 0 for nil, --help or
-// ErrDone, 1 otherwise, with the error on stderr.
+// Exit ends the process for the error run returned: 0 for nil, --help,
+// ErrDone or a stop (context.Canceled, as when SIGTERM comes during start),
+// 1 otherwise, with the error on stderr.
 func Exit(name string, err error) {
-	if err == nil || errors.Is(err, config.ErrHelp) || errors.Is(err, ErrDone) {
+	if err == nil || errors.Is(err, config.ErrHelp) || errors.Is(err, ErrDone) || errors.Is(err, context.Canceled) {
 		os.Exit(0)
 	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -147,8 +148,8 @@ func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, er
 
 // waitForKafka ensures the topics, retrying while the cluster is not up yet:
 // under docker compose or `make run` the services may start before it.
-func (a *App) waitForKafka(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, a.base.KafkaStartupTimeout)
+func (a *App) waitForKafka(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, a.base.KafkaStartupTimeout)
 	defer cancel()
 	var specs []kafka.TopicSpec
 	for _, t := range append(contracts.Topics(), a.base.DeadLetterTopic) {
@@ -163,6 +164,10 @@ func (a *App) waitForKafka(ctx context.Context) error {
 		err := kafka.EnsureTopics(ctx, a.kafka, a.Log, specs...)
 		if err == nil {
 			return nil
+		}
+		if parent.Err() != nil {
+			// Stopped while waiting: not a failure.
+			return parent.Err()
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("kafka at %v not available after %s: %w", a.kafka.Brokers, a.base.KafkaStartupTimeout, err)

@@ -183,6 +183,18 @@ func TestNewFailsAtOnceWhenTheHTTPPortIsTaken(t *testing.T) {
 	}
 }
 
+func TestNewStopsCleanlyWhenStoppedWhileWaitingForKafka(t *testing.T) {
+	t.Parallel()
+	base := service.DefaultBase("127.0.0.1:0")
+	base.KafkaBrokers = []string{freeAddr(t)} // nothing listens there
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel) // the SIGTERM
+	_, err := service.New(ctx, "test-service", base, kafkatest.Logger(t))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("New = %v, want context.Canceled, which Exit treats as a clean stop", err)
+	}
+}
+
 func TestNewGivesUpWhenKafkaNeverAnswers(t *testing.T) {
 	t.Parallel()
 	base := service.DefaultBase("127.0.0.1:0")

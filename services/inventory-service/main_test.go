@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,46 +73,32 @@ func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 	ours := func(m *kafka.Message) bool {
 		return strings.HasPrefix(m.Header(contracts.HeaderCorrelationID), run+"-")
 	}
+	// The three orders have different keys, so they sit on different
+	// partitions and are applied concurrently: which of them takes p1 to
+	// the threshold is not fixed, only that exactly one does.
 	empties := kafkatest.ReadMatching(t, kcfg, contracts.TopicInventoryEmpty, ours, 1, 20*time.Second)
-	if len(empties) != 1 {
-		t.Fatalf("%d inventory-empty records, want 1", len(empties))
-	}
-	if got, want := describe(run, empties[0]), fmt.Sprintf(`%s {"productId":%q} 3 inventory-service`, p1, p1); got != want {
+	if got, want := describe(empties[0]), fmt.Sprintf(`%s {"productId":%q} inventory-service`, p1, p1); got != want {
 		t.Errorf("inventory-empty record:\n%s\nwant\n%s", got, want)
 	}
-
-	// All logging actions share the key inventory-service, hence a
-	// partition, so they are read in the order they were published.
 	actions := kafkatest.ReadMatching(t, kcfg, contracts.TopicNewLoggingAction, ours, 7, 20*time.Second)
-	var got []string
+	counts := map[string]int{}
 	for _, m := range actions {
-		got = append(got, describe(run, m))
+		counts[describe(m)]++
 	}
-	const (
-		updated = `inventory-service {"serviceName":"inventory-service","action":"inventory-updated"}`
-		emptied = `inventory-service {"serviceName":"inventory-service","action":"inventory-empty"}`
-	)
-	want := []string{
-		updated + " 1 inventory-service",
-		updated + " 1 inventory-service",
-		updated + " 2 inventory-service",
-		updated + " 2 inventory-service",
-		updated + " 3 inventory-service",
-		emptied + " 3 inventory-service",
-		updated + " 3 inventory-service",
+	want := map[string]int{
+		`inventory-service {"serviceName":"inventory-service","action":"inventory-updated"} inventory-service`: 6,
+		`inventory-service {"serviceName":"inventory-service","action":"inventory-empty"} inventory-service`:   1,
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("logging actions:\n%q\nwant\n%q", got, want)
+	if !maps.Equal(counts, want) {
+		t.Errorf("logging actions:\n%v\nwant\n%v", counts, want)
 	}
 
 	svc.stop(t)
 }
 
-// describe renders a record as "key body order source-service", where order
-// is the record's correlation id without the run's prefix.
-func describe(run string, m *kafka.Message) string {
-	return fmt.Sprintf("%s %s %s %s", m.Key, m.Value,
-		strings.TrimPrefix(m.Header(contracts.HeaderCorrelationID), run+"-"), m.Header(contracts.HeaderSourceService))
+// describe renders a record as "key body source-service".
+func describe(m *kafka.Message) string {
+	return fmt.Sprintf("%s %s %s", m.Key, m.Value, m.Header(contracts.HeaderSourceService))
 }
 
 // publishOrders publishes the sample order n times with its products renamed

@@ -58,8 +58,9 @@ func Start(opts Options) (*Broker, error) {
 			_, p, _ := net.SplitHostPort(a)
 			return net.Listen(network, net.JoinHostPort(host, p))
 		}),
-		// Client-side topic auto-creation is off, as a careful production
-		// cluster has it; services create what they use.
+		// Topics are not created on a client's metadata request (kfake's
+		// AllowAutoTopicCreation is not set), as on a careful production
+		// cluster: services create what they use.
 		kfake.DefaultNumPartitions(max(1, int(opts.Partitions))),
 	}
 	if len(opts.Topics) > 0 {

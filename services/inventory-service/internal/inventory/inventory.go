@@ -23,10 +23,10 @@
 // offset is not committed: the next owner of its partition applies it again.
 // The same happens when an order is redelivered after a crash or rebalance
 // that came before its offset was committed. Applying each line exactly once
-// is the job of the changelog and reservation design in ARCHITECTURE.md
-// ("Inventory when scaled"), which also fixes the other limit of this
-// package: the stock lives in one process's memory, so every instance of the
-// service counts its own.
+// needs state that survives the process and moves with the partitions (one
+// owner per product, its stock in a compacted changelog topic); that design,
+// planned, also fixes the other limit of this package: the stock lives in one
+// process's memory, so every instance of the service counts its own.
 package inventory
 
 import (
@@ -40,8 +40,10 @@ import (
 	"github.com/eventshop/eventshop/pkg/contracts"
 )
 
-// Publisher publishes events, all or none acknowledged, as
-// *eventbus.Publisher does.
+// Publisher publishes events as one batch and reports whether all of them
+// were acknowledged, as *eventbus.Publisher does. A failed batch may still
+// have been partly written, so retrying it can repeat some of its events:
+// consumers of inventory events see them at least once.
 type Publisher interface {
 	Publish(ctx context.Context, events ...contracts.Event) error
 }

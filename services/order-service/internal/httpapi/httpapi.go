@@ -12,6 +12,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,13 +73,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, invalidBody(err))
 		return
 	}
-	if err := h.orders.Place(r.Context(), order, orders.SourceHTTP); err != nil {
+	// A client that hangs up does not abandon the publish: the order may be
+	// on its way to Kafka already. Place bounds it with its own timeout.
+	if err := h.orders.Place(context.WithoutCancel(r.Context()), order, orders.SourceHTTP); err != nil {
 		if errors.Is(err, contracts.ErrInvalid) {
 			writeJSON(w, http.StatusBadRequest, invalidBody(err))
 			return
 		}
-		h.log.Error("order not placed", zap.String("orderId", order.OrderID), zap.Error(err))
-		writeError(w, http.StatusServiceUnavailable, "order not placed: Kafka is unavailable, try again later")
+		// Kafka did not acknowledge in time, which does not prove it did not
+		// take the order: say so, and give the id to retry with.
+		h.log.Error("order not acknowledged", zap.String("orderId", order.OrderID), zap.Error(err))
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{
+			Error:   "Kafka did not acknowledge the order; it may not have been placed: retry with the same orderId",
+			OrderID: order.OrderID,
+		})
 		return
 	}
 	writeJSON(w, http.StatusAccepted, placed{OrderID: order.OrderID})
@@ -155,6 +163,8 @@ type placed struct {
 type errorBody struct {
 	Error  string       `json:"error"`
 	Fields []fieldError `json:"fields,omitempty"`
+	// OrderID is set when the order's fate is unknown (503).
+	OrderID string `json:"orderId,omitempty"`
 }
 
 type fieldError struct {

@@ -353,11 +353,15 @@ func TestPostOrderAnswers503WhenKafkaIsUnavailable(t *testing.T) {
 				t.Fatalf("status = %d, want 503; body %s", w.Code, w.Body)
 			}
 			var got struct {
-				Error string `json:"error"`
+				Error   string `json:"error"`
+				OrderID string `json:"orderId"`
 			}
 			decodeStrict(t, w, &got)
-			if !strings.Contains(got.Error, "Kafka is unavailable") {
-				t.Errorf("error = %q, want it to say Kafka is unavailable", got.Error)
+			if !strings.Contains(got.Error, "did not acknowledge") || !strings.Contains(got.Error, "retry with the same orderId") {
+				t.Errorf("error = %q, want it to say Kafka did not acknowledge and how to retry", got.Error)
+			}
+			if got.OrderID != "ORDER-123" {
+				t.Errorf("orderId = %q, want the order's id, ORDER-123, to retry with", got.OrderID)
 			}
 		})
 	}
