@@ -68,6 +68,10 @@ func (s *seen) distinct() int {
 	return len(s.counts)
 }
 
+// String reports how many distinct records were seen; failure messages
+// format it when they are printed, not when they are set up.
+func (s *seen) String() string { return strconv.Itoa(s.distinct()) }
+
 func (s *seen) has(v string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,7 +200,7 @@ func TestTransientFailureIsRetriedNotSkipped(t *testing.T) {
 	}, kafka.Retry(fastRetry(0), zap.NewNop()))
 	_, stop := startConsumer(t, cfg, kafkatest.GroupConfig(t, topic), h)
 
-	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == 10 }, "processed %d of 10", s.distinct())
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == 10 }, "processed %v of 10", s)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -263,7 +267,7 @@ func TestRestartedGroupMemberSkipsNothing(t *testing.T) {
 	}
 	// The first member is stopped mid-stream...
 	_, stopFirst := startConsumer(t, cfg, gc, slow)
-	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() >= total/4 }, "first member processed %d", s.distinct())
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() >= total/4 }, "first member processed %v", s)
 	if err := stopFirst(); err != nil {
 		t.Fatalf("first member Run: %v", err)
 	}
@@ -273,7 +277,7 @@ func TestRestartedGroupMemberSkipsNothing(t *testing.T) {
 	}
 	// ...and a second member of the same group takes over from the commits.
 	_, stopSecond := startConsumer(t, cfg, gc, slow)
-	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == total }, "processed %d of %d", s.distinct(), total)
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() == total }, "processed %v of %d", s, total)
 	if err := stopSecond(); err != nil {
 		t.Fatalf("second member Run: %v", err)
 	}
@@ -425,7 +429,7 @@ func TestStopUnderLoadCommitsWhatWasProcessed(t *testing.T) {
 		s.add(m)
 		return nil
 	})
-	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() >= 300 }, "processed only %d", s.distinct())
+	kafkatest.Eventually(t, waitLong, func() bool { return s.distinct() >= 300 }, "processed only %v", s)
 
 	began := time.Now()
 	if err := stop(); err != nil {
