@@ -38,6 +38,14 @@ test: ## Run every module's tests with the race detector (embedded broker; no Do
 test-kafka: ## Run every module's tests against a real Apache Kafka (KAFKA_BROKERS, or one started locally)
 	@bash deploy/kafka/test-kafka.sh
 
+.PHONY: kafka-up
+kafka-up: ## Start a local Apache Kafka from Maven Central's jars on 127.0.0.1:39092 (Java 17, Maven)
+	@bash deploy/kafka/kafka.sh up
+
+.PHONY: kafka-down
+kafka-down: ## Stop the local Apache Kafka and delete its data
+	@bash deploy/kafka/kafka.sh down
+
 .PHONY: lint
 lint: ## Check formatting (gofmt) and run go vet on every module
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
