@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+	"github.com/eventshop/eventshop/pkg/service/servicetest"
 )
 
 // binDir holds the binaries TestMain builds: the same ones `make run` runs.
@@ -92,16 +92,6 @@ func (b *syncBuffer) linesOf(process, text string) []string {
 	return out
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestShopEndToEnd runs the broker and the four services as processes, the
 // way `make run` does, and follows the tutorial's flow through them: three
 // sample orders over HTTP, and what every topic and every service shows.
@@ -109,7 +99,7 @@ func TestShopEndToEnd(t *testing.T) {
 	opts := options{bin: binDir, grace: 20 * time.Second, env: map[string][]string{}}
 	httpAddr := map[string]string{}
 	for _, s := range services {
-		httpAddr[s] = freeAddr(t)
+		httpAddr[s] = servicetest.FreeAddr(t)
 		opts.env[s] = []string{"HTTP_ADDR=" + httpAddr[s], "SIMULATOR_INTERVAL=0", "LOG_LEVEL=info"}
 	}
 	// The tutorial's products, on a broker of our own. On a shared cluster
@@ -126,7 +116,7 @@ func TestShopEndToEnd(t *testing.T) {
 			opts.env[s] = append(opts.env[s], "CONSUMER_GROUP="+kafkatest.Name(t, s))
 		}
 	} else {
-		opts.kafkaAddr = freeAddr(t)
+		opts.kafkaAddr = servicetest.FreeAddr(t)
 	}
 
 	out := &syncBuffer{}

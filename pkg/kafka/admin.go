@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
@@ -34,13 +35,68 @@ func EnsureTopics(ctx context.Context, cfg Config, log *zap.Logger, specs ...Top
 	defer admin.Close()
 
 	done := make(chan error, 1)
-	go func() { done <- ensureTopics(admin, log, specs) }()
+	go func() {
+		if err := ensureTopics(admin, log, specs); err != nil {
+			done <- err
+			return
+		}
+		done <- waitForLeaders(ctx, admin, specs)
+	}()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("kafka: ensure topics: %w", ctx.Err())
 	}
+}
+
+// waitForLeaders returns once every partition of every topic has a leader.
+// Apache Kafka answers CreateTopics before the new partitions have leaders
+// and before every broker's metadata shows them; a producer or consumer that
+// came right after would meet UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER.
+func waitForLeaders(ctx context.Context, admin sarama.ClusterAdmin, specs []TopicSpec) error {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		pending, err := leaderless(admin, names)
+		if err == nil && len(pending) == 0 {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("no leader yet for %v", pending)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: topics not ready: %w (%w)", err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// leaderless returns the topics that are missing from the metadata or have a
+// partition without a leader.
+func leaderless(admin sarama.ClusterAdmin, names []string) ([]string, error) {
+	metas, err := admin.DescribeTopics(names)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: describe topics: %w", err)
+	}
+	var pending []string
+	for _, m := range metas {
+		ready := errors.Is(m.Err, sarama.ErrNoError) && len(m.Partitions) > 0
+		for _, p := range m.Partitions {
+			if !errors.Is(p.Err, sarama.ErrNoError) || p.Leader < 0 {
+				ready = false
+			}
+		}
+		if !ready {
+			pending = append(pending, m.Name)
+		}
+	}
+	return pending, nil
 }
 
 func ensureTopics(admin sarama.ClusterAdmin, log *zap.Logger, specs []TopicSpec) error {

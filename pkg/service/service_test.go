@@ -17,6 +17,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/pkg/service/servicetest"
 )
 
 type testConfig struct {
@@ -89,16 +90,6 @@ func TestSetupRejectsBadFlagNamingTheKey(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func TestAppServesHealthConsumesAndStops(t *testing.T) {
 	t.Parallel()
 	kc := kafkatest.Config(t)
@@ -163,7 +154,7 @@ func TestAppServesHealthConsumesAndStops(t *testing.T) {
 func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig{Base: service.DefaultBase(":8000")}
-	_, err := service.Setup("test-service", []string{service.HealthcheckCommand, "--http-addr", freeAddr(t)}, &bytes.Buffer{}, &cfg)
+	_, err := service.Setup("test-service", []string{service.HealthcheckCommand, "--http-addr", servicetest.FreeAddr(t)}, &bytes.Buffer{}, &cfg)
 	if err == nil || errors.Is(err, service.ErrDone) {
 		t.Fatalf("healthcheck with nothing listening = %v, want an error", err)
 	}
@@ -186,7 +177,7 @@ func TestNewFailsAtOnceWhenTheHTTPPortIsTaken(t *testing.T) {
 func TestNewStopsCleanlyWhenStoppedWhileWaitingForKafka(t *testing.T) {
 	t.Parallel()
 	base := service.DefaultBase("127.0.0.1:0")
-	base.KafkaBrokers = []string{freeAddr(t)} // nothing listens there
+	base.KafkaBrokers = []string{servicetest.FreeAddr(t)} // nothing listens there
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel) // the SIGTERM
 	_, err := service.New(ctx, "test-service", base, kafkatest.Logger(t))
@@ -198,7 +189,7 @@ func TestNewStopsCleanlyWhenStoppedWhileWaitingForKafka(t *testing.T) {
 func TestNewGivesUpWhenKafkaNeverAnswers(t *testing.T) {
 	t.Parallel()
 	base := service.DefaultBase("127.0.0.1:0")
-	base.KafkaBrokers = []string{freeAddr(t)} // nothing listens there
+	base.KafkaBrokers = []string{servicetest.FreeAddr(t)} // nothing listens there
 	base.KafkaStartupTimeout = time.Second
 	_, err := service.New(context.Background(), "test-service", base, kafkatest.Logger(t))
 	if err == nil || !strings.Contains(err.Error(), "not available") || !strings.Contains(err.Error(), base.KafkaBrokers[0]) {

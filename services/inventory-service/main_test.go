@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+	"github.com/eventshop/eventshop/pkg/service/servicetest"
 )
 
 // runServiceEnv, set to 1, makes the test binary run the service's main
@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 	t.Parallel()
 	kcfg := kafka.DefaultConfig(kafkatest.Brokers(t)...)
-	httpAddr := freeAddr(t)
+	httpAddr := servicetest.FreeAddr(t)
 	p1, p2 := kafkatest.Name(t, "PRODUCT-123"), kafkatest.Name(t, "PRODUCT-321")
 	run := kafkatest.Name(t, "order")
 
@@ -187,19 +187,6 @@ func (s *child) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Error("service did not stop within 30s of SIGTERM")
 	}
-}
-
-// freeAddr returns a loopback address with a port free at the time of the
-// call. The service does not report the port it listens on, so with port 0
-// the test could not reach it.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // waitForStock polls url until it answers with want, failing the test if the

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"reflect"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/pkg/service/servicetest"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
 )
 
@@ -25,62 +24,6 @@ import (
 // cluster in KAFKA_BROKERS when it is set.
 
 const waitLong = 60 * time.Second
-
-// freeAddr returns a loopback address with a port that was free a moment
-// ago. run does not report the port it listens on, so a test that wants to
-// reach its HTTP server must choose one.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// runningService is run, running in the background.
-type runningService struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error // run's result, set before done is closed
-}
-
-// startRun runs the service with args until the test ends or stop is called.
-func startRun(t *testing.T, args ...string) *runningService {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningService{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		s.err = run(ctx, args, io.Discard)
-	}()
-	t.Cleanup(func() { _ = s.stop() })
-	return s
-}
-
-// failIfExited fails the test at once if run has already returned: a
-// service that stopped will never answer what the test waits for.
-func (s *runningService) failIfExited(t *testing.T) {
-	t.Helper()
-	select {
-	case <-s.done:
-		t.Fatalf("run stopped early: %v", s.err)
-	default:
-	}
-}
-
-// stop ends run's context and returns run's error, or an error of its own if
-// run does not return in time.
-func (s *runningService) stop() error {
-	s.cancel()
-	select {
-	case <-s.done:
-		return s.err
-	case <-time.After(waitLong):
-		return fmt.Errorf("run did not stop within %s of its context ending", waitLong)
-	}
-}
 
 // getJSON fetches url into v and reports whether it answered 200.
 func getJSON(ctx context.Context, url string, v any) bool {
@@ -103,7 +46,7 @@ func getJSON(ctx context.Context, url string, v any) bool {
 func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	t.Parallel()
 	cfg := kafkatest.Config(t)
-	addr := freeAddr(t)
+	addr := servicetest.FreeAddr(t)
 	deadLetterTopic := kafka.DefaultDeadLetterTopic
 	if kafkatest.External() {
 		// A shared cluster holds other runs' dead letters.
@@ -113,7 +56,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	// A group of this run only: on a shared cluster the default group may
 	// have members or commits of other runs.
 	group := kafkatest.Name(t, "logging-service")
-	svc := startRun(t,
+	svc := servicetest.Start(t, run,
 		"--kafka-brokers", cfg.Brokers[0],
 		"--consumer-group", group,
 		"--http-addr", addr,
@@ -122,7 +65,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	)
 	// Ready means the topics exist, so publishing cannot race their creation.
 	kafkatest.Eventually(t, waitLong, func() bool {
-		svc.failIfExited(t)
+		svc.FailIfExited(t)
 		return getJSON(t.Context(), "http://"+addr+"/readyz", nil)
 	}, "GET /readyz never answered 200")
 	// The container image's health check runs the binary this way.
@@ -163,7 +106,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	}
 	var got []actionlog.Count
 	kafkatest.Eventually(t, waitLong, func() bool {
-		svc.failIfExited(t)
+		svc.FailIfExited(t)
 		var s actionlog.Summary
 		if !getJSON(t.Context(), "http://"+addr+"/actions", &s) {
 			return false
@@ -190,7 +133,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 		}
 	}
 
-	if err := svc.stop(); err != nil {
+	if err := svc.Stop(); err != nil {
 		t.Errorf("run after stop: %v, want nil", err)
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/pkg/service/servicetest"
 	"github.com/eventshop/eventshop/services/notification-service/internal/notify"
 )
 
@@ -149,72 +148,16 @@ func TestConsumerNotifiesAndDeadLettersPoison(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago. run does not report the port it listens on, so a test that wants to
-// reach its HTTP server must choose one.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// runningService is run, running in the background.
-type runningService struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error // run's result, set before done is closed
-}
-
-// startRun runs the service with args until the test ends or stop is called.
-func startRun(t *testing.T, args ...string) *runningService {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningService{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		s.err = run(ctx, args, io.Discard)
-	}()
-	t.Cleanup(func() { _ = s.stop() })
-	return s
-}
-
-// failIfExited fails the test at once if run has already returned: a
-// service that stopped will never answer what the test waits for.
-func (s *runningService) failIfExited(t *testing.T) {
-	t.Helper()
-	select {
-	case <-s.done:
-		t.Fatalf("run stopped early: %v", s.err)
-	default:
-	}
-}
-
-// stop ends run's context and returns run's error, or an error of its own if
-// run does not return in time.
-func (s *runningService) stop() error {
-	s.cancel()
-	select {
-	case <-s.done:
-		return s.err
-	case <-time.After(waitLong):
-		return fmt.Errorf("run did not stop within %s of its context ending", waitLong)
-	}
-}
-
 // TestRunServesHealthAndStopsCleanly runs the service as main does.
 func TestRunServesHealthAndStopsCleanly(t *testing.T) {
 	t.Parallel()
 	brokers := kafkatest.Brokers(t)
-	addr := freeAddr(t)
-	svc := startRun(t, "--kafka-brokers", brokers[0], "--http-addr", addr, "--topic-partitions", "3",
+	addr := servicetest.FreeAddr(t)
+	svc := servicetest.Start(t, run, "--kafka-brokers", brokers[0], "--http-addr", addr, "--topic-partitions", "3",
 		"--consumer-group", kafkatest.Name(t, "notification-service"))
 
 	kafkatest.Eventually(t, waitLong, func() bool {
-		svc.failIfExited(t)
+		svc.FailIfExited(t)
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false
@@ -228,7 +171,7 @@ func TestRunServesHealthAndStopsCleanly(t *testing.T) {
 		t.Errorf("run %v = %v, want service.ErrDone", probe, err)
 	}
 
-	if err := svc.stop(); err != nil {
+	if err := svc.Stop(); err != nil {
 		t.Errorf("run after stop: %v, want nil", err)
 	}
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/pkg/service/servicetest"
 )
 
 const integrationTimeout = 30 * time.Second
@@ -25,26 +24,17 @@ const integrationTimeout = 30 * time.Second
 func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 	t.Parallel()
 	kc := kafkatest.Config(t)
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{
-			"--kafka-brokers", strings.Join(kc.Brokers, ","),
-			"--http-addr", addr,
-			"--simulator-interval", "0",
-			"--topic-partitions", "3",
-		}, io.Discard)
-	}()
+	addr := servicetest.FreeAddr(t)
+	svc := servicetest.Start(t, run,
+		"--kafka-brokers", strings.Join(kc.Brokers, ","),
+		"--http-addr", addr,
+		"--simulator-interval", "0",
+		"--topic-partitions", "3",
+	)
+	svc.StopTimeout = integrationTimeout
 	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run = %v, want nil after a graceful stop", err)
-			}
-		case <-time.After(integrationTimeout):
-			t.Error("run did not stop")
+		if err := svc.Stop(); err != nil {
+			t.Errorf("run after stop: %v, want nil after a graceful stop", err)
 		}
 	}()
 
@@ -59,7 +49,7 @@ func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 	}, "the service never became ready")
 
 	// The container image's health check runs the binary like this.
-	if err := run(ctx, []string{"healthcheck", "--http-addr", addr}, io.Discard); !errors.Is(err, service.ErrDone) {
+	if err := run(t.Context(), []string{"healthcheck", "--http-addr", addr}, io.Discard); !errors.Is(err, service.ErrDone) {
 		t.Errorf("healthcheck of the running service = %v, want service.ErrDone", err)
 	}
 
@@ -124,15 +114,4 @@ func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

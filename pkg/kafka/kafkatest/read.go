@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -67,8 +68,9 @@ func read(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Messa
 		wg   sync.WaitGroup
 		stop = make(chan struct{})
 	)
+	deadline := time.Now().Add(timeout)
 	for _, p := range partitions {
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		pc, err := consumePartition(consumer, topic, p, deadline)
 		if err != nil {
 			tb.Fatalf("reader: consume %s/%d: %v", topic, p, err)
 		}
@@ -102,6 +104,26 @@ func read(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Messa
 	mu.Lock()
 	defer mu.Unlock()
 	return got
+}
+
+// consumePartition starts reading a partition, retrying while the broker is
+// not yet its leader: Apache Kafka reports a new partition's leader in its
+// metadata a moment before that broker serves it.
+func consumePartition(c sarama.Consumer, topic string, p int32, deadline time.Time) (sarama.PartitionConsumer, error) {
+	for {
+		pc, err := c.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err == nil || time.Now().After(deadline) || !retriable(err) {
+			return pc, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func retriable(err error) bool {
+	return errors.Is(err, sarama.ErrNotLeaderForPartition) ||
+		errors.Is(err, sarama.ErrLeaderNotAvailable) ||
+		errors.Is(err, sarama.ErrUnknownTopicOrPartition) ||
+		errors.Is(err, sarama.ErrOutOfBrokers)
 }
 
 func toMessage(cm *sarama.ConsumerMessage) *kafka.Message {
