@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -84,6 +86,19 @@ func healthcheck(httpAddr string) error {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
 	return ErrDone
+}
+
+// RunFunc is a service's run function: main's whole work, on the command
+// line's arguments, until ctx ends.
+type RunFunc func(ctx context.Context, args []string, out io.Writer) error
+
+// Main is a service's main: it runs run with the command line and a context
+// that SIGINT and SIGTERM cancel, then exits as Exit does.
+func Main(name string, run RunFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	Exit(name, err)
 }
 
 // Exit ends the process for the error run returned: 0 for nil, --help,

@@ -6,9 +6,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus"
@@ -18,11 +15,7 @@ import (
 
 const name = contracts.ServiceLogging
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	service.Exit(name, run(ctx, os.Args[1:], os.Stdout))
-}
+func main() { service.Main(name, run) }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	cfg := defaultConfig()
