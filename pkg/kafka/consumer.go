@@ -118,6 +118,39 @@ type Consumer struct {
 	handler Handler
 	log     *zap.Logger
 	claims  atomic.Pointer[map[string][]int32]
+
+	// Failures in a row, for Healthy: sessions that could not start (reset
+	// when one starts) and handler errors that ended a session (reset when
+	// a message is handled).
+	sessionFailures atomic.Int32
+	handlerFailures atomic.Int32
+	lastFailure     atomic.Pointer[error]
+}
+
+// unhealthyAfter is how many failures in a row make Healthy report one.
+const unhealthyAfter = 3
+
+// Healthy reports an error while the consumer keeps failing: its sessions do
+// not start (the cluster is away, a topic is missing) or its handler keeps
+// failing so its partitions make no progress. Services use it for readiness.
+func (c *Consumer) Healthy() error {
+	s, h := c.sessionFailures.Load(), c.handlerFailures.Load()
+	if s < unhealthyAfter && h < unhealthyAfter {
+		return nil
+	}
+	var last error
+	if p := c.lastFailure.Load(); p != nil {
+		last = *p
+	}
+	if s >= unhealthyAfter {
+		return fmt.Errorf("consumer group %s: %d sessions in a row failed to start, last: %w", c.cfg.Group, s, last)
+	}
+	return fmt.Errorf("consumer group %s: the handler failed %d times in a row, last: %w", c.cfg.Group, h, last)
+}
+
+func (c *Consumer) recordFailure(counter *atomic.Int32, err error) {
+	counter.Add(1)
+	c.lastFailure.Store(&err)
 }
 
 // NewConsumer joins nothing yet: it connects to the cluster, and Run joins.
@@ -229,25 +262,27 @@ func (c *Consumer) Run(ctx context.Context) error {
 // loop calls Consume for one session after another: with eager balance
 // strategies every rebalance ends a session.
 func (c *Consumer) loop(ctx, workCtx context.Context) error {
-	gh := &groupHandler{handler: c.handler, workCtx: workCtx, log: c.log, claims: &c.claims}
+	gh := &groupHandler{owner: c, handler: c.handler, workCtx: workCtx, log: c.log}
 	backoff := 100 * time.Millisecond
 	for {
 		err := c.group.Consume(ctx, c.cfg.Topics, gh)
 		// A handler error ends the session with Consume returning nil; it
 		// counts as a failure all the same, or the member would rejoin, and
 		// make the whole group rebalance, in a tight loop.
-		if handlerErr := gh.takeFailure(); err == nil && handlerErr != nil {
-			err = handlerErr
-		}
+		handlerErr := gh.takeFailure()
 		switch {
 		case ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
 			return nil
 		case err != nil:
-			c.log.Warn("consume session failed, rejoining", zap.Error(err), zap.Duration("backoff", backoff))
+			c.recordFailure(&c.sessionFailures, err)
+		case handlerErr != nil:
+			err = handlerErr
+			c.recordFailure(&c.handlerFailures, err)
 		default:
 			backoff = 100 * time.Millisecond
 			continue
 		}
+		c.log.Warn("consume session failed, rejoining", zap.Error(err), zap.Duration("backoff", backoff))
 		// A failing session (broker away, handler error) is retried with a
 		// capped backoff rather than spinning.
 		select {
@@ -270,10 +305,10 @@ func (c *Consumer) Assignment() map[string][]int32 {
 
 // groupHandler adapts a Handler to sarama.ConsumerGroupHandler.
 type groupHandler struct {
+	owner   *Consumer
 	handler Handler
 	workCtx context.Context
 	log     *zap.Logger
-	claims  *atomic.Pointer[map[string][]int32]
 	failure atomic.Pointer[error] // the last handler error of this session
 }
 
@@ -288,14 +323,15 @@ func (h *groupHandler) takeFailure() error {
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	claims := sess.Claims()
-	h.claims.Store(&claims)
+	h.owner.claims.Store(&claims)
+	h.owner.sessionFailures.Store(0)
 	h.log.Info("partitions assigned", zap.Any("claims", claims),
 		zap.String("member_id", sess.MemberID()), zap.Int32("generation", sess.GenerationID()))
 	return nil
 }
 
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
-	h.claims.Store(nil)
+	h.owner.claims.Store(nil)
 	h.log.Info("partitions released", zap.Any("claims", sess.Claims()),
 		zap.Int32("generation", sess.GenerationID()))
 	return nil
@@ -320,6 +356,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 				return err
 			}
 			sess.MarkMessage(cm, "")
+			if h.owner.handlerFailures.Load() != 0 {
+				h.owner.handlerFailures.Store(0)
+			}
 		}
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -547,4 +549,43 @@ func committedOffsets(t *testing.T, cfg kafka.Config, group, topic string) map[i
 		out[part] = block.Offset
 	}
 	return out
+}
+
+func TestHealthyReportsAHandlerThatKeepsFailing(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "unhealthy", 1)
+	p := newProducer(t, cfg)
+	publishN(t, p, topic, 0, 3)
+
+	var broken atomic.Bool
+	broken.Store(true)
+	c, _ := startConsumer(t, cfg, kafkatest.GroupConfig(t, topic), func(context.Context, *kafka.Message) error {
+		if broken.Load() {
+			return errTransient
+		}
+		return nil
+	})
+	var last error
+	kafkatest.Eventually(t, waitLong, func() bool { last = c.Healthy(); return last != nil },
+		"Healthy() stayed nil while every message failed")
+	if !strings.Contains(last.Error(), "handler failed") || !errors.Is(last, errTransient) {
+		t.Errorf("Healthy() = %v, want it to say the handler failed, wrapping %v", last, errTransient)
+	}
+	broken.Store(false)
+	kafkatest.Eventually(t, waitLong, func() bool { return c.Healthy() == nil },
+		"Healthy() still reports a failure after the handler recovered")
+}
+
+func TestHealthyReportsSessionsThatCannotStart(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	missing := kafkatest.Name(t, "missing") // never created
+	c, _ := startConsumer(t, cfg, kafkatest.GroupConfig(t, missing), func(context.Context, *kafka.Message) error { return nil })
+	var last error
+	kafkatest.Eventually(t, waitLong, func() bool { last = c.Healthy(); return last != nil },
+		"Healthy() stayed nil for a group whose topic does not exist")
+	if !strings.Contains(last.Error(), "failed to start") {
+		t.Errorf("Healthy() = %v, want it to say sessions failed to start", last)
+	}
 }

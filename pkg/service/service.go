@@ -125,6 +125,7 @@ type App struct {
 	producer *kafka.Producer
 	pinger   *kafka.Pinger
 	mux      *http.ServeMux
+	health   *health.Health
 	listener net.Listener
 	tasks    []func(context.Context) error
 }
@@ -155,9 +156,9 @@ func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, er
 	}
 	a.Events = eventbus.NewPublisher(a.producer, name)
 
-	h := health.New()
-	h.AddReadiness("kafka", a.pinger.Ping)
-	h.Register(a.mux)
+	a.health = health.New()
+	a.health.AddReadiness("kafka", a.pinger.Ping)
+	a.health.Register(a.mux)
 	return a, nil
 }
 
@@ -206,7 +207,8 @@ func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) 
 
 // Consume runs h for every message of topics in consumer group group, with
 // the standard middleware: correlation ids, dead-lettering of permanent
-// failures, retry of transient ones and panic recovery.
+// failures, retry of transient ones and panic recovery. /readyz reports the
+// consumer unready while it keeps failing.
 func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
 	gc := kafka.DefaultGroupConfig(group, topics...)
 	gc.ShutdownTimeout = a.base.ShutdownTimeout
@@ -221,6 +223,9 @@ func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
 	if err != nil {
 		return err
 	}
+	// Not ready while the consumer keeps failing: Kafka may answer, yet the
+	// service makes no progress.
+	a.health.AddReadiness("consumer "+group, func(context.Context) error { return c.Healthy() })
 	a.Go(c.Run)
 	return nil
 }
