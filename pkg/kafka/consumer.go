@@ -49,6 +49,9 @@ type GroupConfig struct {
 	// ShutdownTimeout bounds a graceful stop: finishing in-flight messages,
 	// committing and leaving the group.
 	ShutdownTimeout time.Duration
+	// StuckAfter is how long one message may be in its handler (retries
+	// included) before Healthy reports its partition as stuck.
+	StuckAfter time.Duration
 }
 
 // DefaultGroupConfig returns a GroupConfig for group on topics with defaults
@@ -62,6 +65,7 @@ func DefaultGroupConfig(group string, topics ...string) GroupConfig {
 		HeartbeatInterval: 3 * time.Second,
 		CommitInterval:    time.Second,
 		ShutdownTimeout:   15 * time.Second,
+		StuckAfter:        time.Minute,
 	}
 }
 
@@ -80,6 +84,7 @@ func (g GroupConfig) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"session timeout": g.SessionTimeout, "heartbeat interval": g.HeartbeatInterval,
 		"commit interval": g.CommitInterval, "shutdown timeout": g.ShutdownTimeout,
+		"stuck after": g.StuckAfter,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", name, d))
@@ -125,15 +130,42 @@ type Consumer struct {
 	sessionFailures atomic.Int32
 	handlerFailures atomic.Int32
 	lastFailure     atomic.Pointer[error]
+	// inFlight holds a *inFlight per claimed partition, keyed by
+	// "topic/partition".
+	inFlight sync.Map
+}
+
+// inFlight says which message of a partition is in its handler, and since
+// when; since is 0 while the partition waits for messages. Two atomic stores
+// per message keep this off the hot path's allocations.
+type inFlight struct {
+	offset atomic.Int64
+	since  atomic.Int64 // unix nanoseconds
 }
 
 // unhealthyAfter is how many failures in a row make Healthy report one.
 const unhealthyAfter = 3
 
-// Healthy reports an error while the consumer keeps failing: its sessions do
-// not start (the cluster is away, a topic is missing) or its handler keeps
-// failing so its partitions make no progress. Services use it for readiness.
+// Healthy reports an error while the consumer makes no progress: its
+// sessions do not start (the cluster is away, a topic is missing), its
+// handler keeps failing, or one message has been in its handler for longer
+// than StuckAfter (a retry loop that never succeeds, a hung call). Services
+// use it for readiness.
 func (c *Consumer) Healthy() error {
+	var stuck error
+	c.inFlight.Range(func(key, value any) bool {
+		f := value.(*inFlight)
+		since := f.since.Load()
+		if d := time.Since(time.Unix(0, since)); since != 0 && d > c.cfg.StuckAfter {
+			stuck = fmt.Errorf("consumer group %s: %s@%d has been in its handler for %s",
+				c.cfg.Group, key, f.offset.Load(), d.Round(time.Second))
+			return false
+		}
+		return true
+	})
+	if stuck != nil {
+		return stuck
+	}
 	s, h := c.sessionFailures.Load(), c.handlerFailures.Load()
 	if s < unhealthyAfter && h < unhealthyAfter {
 		return nil
@@ -339,6 +371,10 @@ func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	ctx := withStopping(h.workCtx, sess.Context().Done())
+	key := fmt.Sprintf("%s/%d", claim.Topic(), claim.Partition())
+	busy := &inFlight{}
+	h.owner.inFlight.Store(key, busy)
+	defer h.owner.inFlight.Delete(key)
 	for {
 		select {
 		case <-sess.Context().Done():
@@ -348,7 +384,11 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 				return nil
 			}
 			msg := messageFromSarama(cm)
-			if err := h.handler(ctx, msg); err != nil {
+			busy.offset.Store(msg.Offset)
+			busy.since.Store(time.Now().UnixNano())
+			err := h.handler(ctx, msg)
+			busy.since.Store(0)
+			if err != nil {
 				// Not marked: returning ends the session, and the next one
 				// starts again from this message.
 				err = fmt.Errorf("handle %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)

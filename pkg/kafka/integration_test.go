@@ -589,3 +589,31 @@ func TestHealthyReportsSessionsThatCannotStart(t *testing.T) {
 		t.Errorf("Healthy() = %v, want it to say sessions failed to start", last)
 	}
 }
+
+func TestHealthyReportsAMessageStuckInItsHandler(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "stuck-handler", 1)
+	p := newProducer(t, cfg)
+	publishN(t, p, topic, 0, 1)
+	gc := kafkatest.GroupConfig(t, topic)
+	gc.StuckAfter = 300 * time.Millisecond
+
+	release := make(chan struct{})
+	c, _ := startConsumer(t, cfg, gc, func(ctx context.Context, _ *kafka.Message) error {
+		select { // a retry loop that never succeeds looks like this from outside
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	var last error
+	kafkatest.Eventually(t, waitLong, func() bool { last = c.Healthy(); return last != nil },
+		"Healthy() stayed nil while a message sat in its handler")
+	if want := topic + "/0@0 has been in its handler"; !strings.Contains(last.Error(), want) {
+		t.Errorf("Healthy() = %v, want it to say %q", last, want)
+	}
+	close(release)
+	kafkatest.Eventually(t, waitLong, func() bool { return c.Healthy() == nil },
+		"Healthy() still reports a failure after the handler returned")
+}

@@ -247,6 +247,7 @@ func TestGroupConfigValidate(t *testing.T) {
 		{name: "unknown balance", mutate: func(g *kafka.GroupConfig) { g.Balance = "cooperative" }, wantErr: "balance"},
 		{name: "heartbeat not under session timeout", mutate: func(g *kafka.GroupConfig) { g.HeartbeatInterval = g.SessionTimeout }, wantErr: "heartbeat interval"},
 		{name: "zero shutdown timeout", mutate: func(g *kafka.GroupConfig) { g.ShutdownTimeout = 0 }, wantErr: "shutdown timeout"},
+		{name: "zero stuck after", mutate: func(g *kafka.GroupConfig) { g.StuckAfter = 0 }, wantErr: "stuck after"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
