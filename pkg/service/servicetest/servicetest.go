@@ -1,7 +1,5 @@
 // Package servicetest runs a service's run function in the background of a
 // test, as main runs it, and hands out loopback addresses for it to listen on.
-//
-// It does not import package service, so that package's own tests can use it.
 package servicetest
 
 import (
@@ -11,11 +9,12 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/eventshop/eventshop/pkg/service"
 )
 
-// RunFunc is a service's run: it serves until ctx ends, configured by args,
-// and writes usage and early errors to out.
-type RunFunc func(ctx context.Context, args []string, out io.Writer) error
+// RunFunc is a service's run function, as service.Main takes it.
+type RunFunc = service.RunFunc
 
 // DefaultStopTimeout is how long Stop waits, unless told otherwise, for run to
 // return once its context has ended: long enough for a slow shutdown under the
