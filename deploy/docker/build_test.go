@@ -137,7 +137,7 @@ func checkServiceImage(t *testing.T, root string, project *types.Project, name s
 }
 
 // goImagePattern matches an official Go image pinned to a patch release:
-// golang:1.26.8, golang:1.26.8-bookworm, golang:1.26.8-alpine3.22.
+// golang:1.27.3, golang:1.27.3-bookworm, golang:1.27.3-alpine3.22.
 var goImagePattern = regexp.MustCompile(`^(\d+\.\d+\.\d+)(-[a-z0-9.]+)?$`)
 
 // goImageVersion returns the Go release of a build stage's image, which must
@@ -152,11 +152,11 @@ func goImageVersion(image string) (goVersion, error) {
 	}
 	tagged, ok := ref.(reference.Tagged)
 	if !ok {
-		return goVersion{}, fmt.Errorf("image %s: pin a Go release, such as golang:1.26.8-bookworm", image)
+		return goVersion{}, fmt.Errorf("image %s: pin a Go release, such as golang:1.27.3-bookworm", image)
 	}
 	m := goImagePattern.FindStringSubmatch(tagged.Tag())
 	if m == nil {
-		return goVersion{}, fmt.Errorf("image %s: pin a Go patch release, such as golang:1.26.8-bookworm", image)
+		return goVersion{}, fmt.Errorf("image %s: pin a Go patch release, such as golang:1.27.3-bookworm", image)
 	}
 	return parseGoVersion(m[1])
 }

@@ -150,7 +150,7 @@ func TestParseDockerfile(t *testing.T) {
 		{
 			name: "stages, flags and a continued RUN with a comment inside",
 			src: `# syntax=docker/dockerfile:1
-FROM golang:1.26.8 AS build
+FROM golang:1.27.3 AS build
 ENV CGO_ENABLED=0
 RUN --mount=type=cache,target=/root/.cache/go-build \
     # the comment line is dropped
@@ -161,7 +161,7 @@ COPY --from=build /out/app /app
 ENTRYPOINT ["/app"]
 `,
 			want: []stage{
-				{Image: "golang:1.26.8", Name: "build", Line: 2, Instructions: []instruction{
+				{Image: "golang:1.27.3", Name: "build", Line: 2, Instructions: []instruction{
 					{Line: 3, Cmd: "ENV", Args: "CGO_ENABLED=0"},
 					{Line: 4, Cmd: "RUN", Flags: []string{"--mount=type=cache,target=/root/.cache/go-build"}, Args: "go build -o /out/app ."},
 				}},

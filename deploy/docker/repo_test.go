@@ -86,19 +86,19 @@ func goVersionOf(path string) (string, error) {
 	return string(m[1]), nil
 }
 
-// goVersion is a Go release: 1.26.8, or 1.26 for a whole minor line.
+// goVersion is a Go release: 1.27.3, or 1.27 for a whole minor line.
 type goVersion struct{ major, minor, patch int }
 
 func parseGoVersion(s string) (goVersion, error) {
 	parts := strings.Split(s, ".")
 	if len(parts) < 2 || len(parts) > 3 {
-		return goVersion{}, fmt.Errorf("%q is not a Go version like 1.26.8", s)
+		return goVersion{}, fmt.Errorf("%q is not a Go version like 1.27.3", s)
 	}
 	var nums [3]int
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
-			return goVersion{}, fmt.Errorf("%q is not a Go version like 1.26.8", s)
+			return goVersion{}, fmt.Errorf("%q is not a Go version like 1.27.3", s)
 		}
 		nums[i] = n
 	}
