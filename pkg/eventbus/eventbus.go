@@ -48,6 +48,16 @@ func NewPublisher(p kafka.Publisher, source string) *Publisher {
 // in one batch, returning once all are acknowledged. The correlation id comes
 // from ctx; without one, a fresh id correlates this batch.
 func (p *Publisher) Publish(ctx context.Context, events ...contracts.Event) error {
+	recs, err := p.Records(ctx, events...)
+	if err != nil {
+		return err
+	}
+	return p.kafka.Publish(ctx, recs...)
+}
+
+// Records returns the records Publish would publish for events, for a caller
+// that publishes them together with records of its own.
+func (p *Publisher) Records(ctx context.Context, events ...contracts.Event) ([]kafka.Record, error) {
 	corr := correlation.ID(ctx)
 	if corr == "" {
 		corr = NewID()
@@ -57,7 +67,7 @@ func (p *Publisher) Publish(ctx context.Context, events ...contracts.Event) erro
 	for i, e := range events {
 		body, err := contracts.Encode(e)
 		if err != nil {
-			return fmt.Errorf("publish %s: %w", e.EventType(), err)
+			return nil, fmt.Errorf("publish %s: %w", e.EventType(), err)
 		}
 		recs[i] = kafka.Record{
 			Topic: e.Topic(),
@@ -73,7 +83,7 @@ func (p *Publisher) Publish(ctx context.Context, events ...contracts.Event) erro
 			},
 		}
 	}
-	return p.kafka.Publish(ctx, recs...)
+	return recs, nil
 }
 
 // Correlate is middleware that puts the message's correlation id into the
@@ -83,16 +93,21 @@ func (p *Publisher) Publish(ctx context.Context, events ...contracts.Event) erro
 func Correlate() kafka.Middleware {
 	return func(next kafka.Handler) kafka.Handler {
 		return func(ctx context.Context, msg *kafka.Message) error {
-			id := msg.Header(contracts.HeaderCorrelationID)
-			if id == "" {
-				id = msg.Header(contracts.HeaderEventID)
-			}
-			if id == "" {
-				id = NewID()
-			}
-			return next(correlation.With(ctx, id), msg)
+			return next(correlation.With(ctx, CorrelationOf(msg)), msg)
 		}
 	}
+}
+
+// CorrelationOf returns the correlation id of msg: its correlation-id
+// header, else its event id, else a fresh id.
+func CorrelationOf(msg *kafka.Message) string {
+	if id := msg.Header(contracts.HeaderCorrelationID); id != "" {
+		return id
+	}
+	if id := msg.Header(contracts.HeaderEventID); id != "" {
+		return id
+	}
+	return NewID()
 }
 
 // Handle adapts a typed event handler to a kafka.Handler: it decodes the

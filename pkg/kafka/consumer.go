@@ -52,6 +52,10 @@ type GroupConfig struct {
 	// StuckAfter is how long one message may be in its handler (retries
 	// included) before Healthy reports its partition as stuck.
 	StuckAfter time.Duration
+	// MaxBatch bounds how many messages a BatchHandler gets at once. A batch
+	// is what the partition has ready when the handler is free, never a wait
+	// for more.
+	MaxBatch int
 }
 
 // DefaultGroupConfig returns a GroupConfig for group on topics with defaults
@@ -66,6 +70,7 @@ func DefaultGroupConfig(group string, topics ...string) GroupConfig {
 		CommitInterval:    time.Second,
 		ShutdownTimeout:   15 * time.Second,
 		StuckAfter:        time.Minute,
+		MaxBatch:          1000,
 	}
 }
 
@@ -90,6 +95,9 @@ func (g GroupConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", name, d))
 		}
 	}
+	if g.MaxBatch < 1 {
+		errs = append(errs, fmt.Errorf("max batch: must be at least 1, got %d", g.MaxBatch))
+	}
 	if g.HeartbeatInterval >= g.SessionTimeout && g.SessionTimeout > 0 {
 		errs = append(errs, fmt.Errorf("heartbeat interval: %s must be less than the session timeout %s",
 			g.HeartbeatInterval, g.SessionTimeout))
@@ -109,7 +117,8 @@ func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
 	return nil, fmt.Errorf("balance: %q is not one of %s, %s, %s", name, BalanceSticky, BalanceRange, BalanceRoundRobin)
 }
 
-// Consumer runs a Handler for every message of a consumer group's topics.
+// Consumer runs a Handler for every message of a consumer group's topics, or
+// a BatchHandler for every batch of them.
 //
 // Each partition is processed by its own goroutine, in offset order, so a
 // handler must be safe for concurrent use across partitions. A message's
@@ -118,10 +127,10 @@ func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
 // handlers in Retry and DeadLetter so that only a stop or a failed dead-letter
 // publish ever gets that far.
 type Consumer struct {
-	group   sarama.ConsumerGroup
-	cfg     GroupConfig
-	handler Handler
-	log     *zap.Logger
+	group sarama.ConsumerGroup
+	cfg   GroupConfig
+	open  OpenFunc
+	log   *zap.Logger
 	claims  atomic.Pointer[map[string][]int32]
 
 	// Failures in a row, for Healthy: sessions that could not start (reset
@@ -185,8 +194,19 @@ func (c *Consumer) recordFailure(counter *atomic.Int32, err error) {
 	c.lastFailure.Store(&err)
 }
 
-// NewConsumer joins nothing yet: it connects to the cluster, and Run joins.
+// NewConsumer returns a Consumer that calls h for each message, marking each
+// one as soon as h returns nil. It joins nothing yet: it connects to the
+// cluster, and Run joins.
 func NewConsumer(cfg Config, gc GroupConfig, h Handler, log *zap.Logger) (*Consumer, error) {
+	gc.MaxBatch = 1
+	return NewBatchConsumer(cfg, gc, perMessage(h), log)
+}
+
+// NewBatchConsumer returns a Consumer that calls open when it starts on a
+// partition and then the BatchHandler open returned for each batch of that
+// partition's messages, marking a batch as a whole once the handler returns
+// nil.
+func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger) (*Consumer, error) {
 	if err := gc.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka group config: %w", err)
 	}
@@ -205,6 +225,9 @@ func NewConsumer(cfg Config, gc GroupConfig, h Handler, log *zap.Logger) (*Consu
 	sc.Consumer.Offsets.AutoCommit.Enable = true
 	sc.Consumer.Offsets.AutoCommit.Interval = gc.CommitInterval
 	sc.Consumer.Return.Errors = true
+	// A batch is what the partition's channel holds; a deeper channel lets a
+	// busy handler find a full batch waiting.
+	sc.ChannelBufferSize = max(sc.ChannelBufferSize, gc.MaxBatch)
 	// Read only committed data: harmless without transactions, and correct the
 	// day a producer in the system uses them.
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted
@@ -214,10 +237,10 @@ func NewConsumer(cfg Config, gc GroupConfig, h Handler, log *zap.Logger) (*Consu
 		return nil, fmt.Errorf("kafka: new consumer group %s: %w", gc.Group, err)
 	}
 	return &Consumer{
-		group:   group,
-		cfg:     gc,
-		handler: h,
-		log:     log.With(zap.String("group", gc.Group)),
+		group: group,
+		cfg:   gc,
+		open:  open,
+		log:   log.With(zap.String("group", gc.Group)),
 	}, nil
 }
 
@@ -294,7 +317,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 // loop calls Consume for one session after another: with eager balance
 // strategies every rebalance ends a session.
 func (c *Consumer) loop(ctx, workCtx context.Context) error {
-	gh := &groupHandler{owner: c, handler: c.handler, workCtx: workCtx, log: c.log}
+	gh := &groupHandler{owner: c, workCtx: workCtx, log: c.log}
 	backoff := 100 * time.Millisecond
 	for {
 		err := c.group.Consume(ctx, c.cfg.Topics, gh)
@@ -335,10 +358,9 @@ func (c *Consumer) Assignment() map[string][]int32 {
 	return nil
 }
 
-// groupHandler adapts a Handler to sarama.ConsumerGroupHandler.
+// groupHandler adapts an OpenFunc to sarama.ConsumerGroupHandler.
 type groupHandler struct {
 	owner   *Consumer
-	handler Handler
 	workCtx context.Context
 	log     *zap.Logger
 	failure atomic.Pointer[error] // the last handler error of this session
@@ -375,32 +397,72 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	busy := &inFlight{}
 	h.owner.inFlight.Store(key, busy)
 	defer h.owner.inFlight.Delete(key)
+
+	fail := func(err error) error {
+		h.failure.Store(&err)
+		return err
+	}
+	handle, err := h.owner.open(ctx, Claim{Topic: claim.Topic(), Partition: claim.Partition()})
+	if err != nil {
+		return fail(fmt.Errorf("open %s: %w", key, err))
+	}
+	raw := make([]*sarama.ConsumerMessage, 0, h.owner.cfg.MaxBatch)
+	batch := make([]*Message, 0, h.owner.cfg.MaxBatch)
 	for {
-		select {
-		case <-sess.Context().Done():
-			return nil
-		case cm, ok := <-claim.Messages():
-			if !ok {
-				return nil
+		var open bool
+		raw, open = nextBatch(sess.Context().Done(), claim.Messages(), raw[:0])
+		if len(raw) > 0 {
+			batch = batch[:0]
+			for _, cm := range raw {
+				batch = append(batch, messageFromSarama(cm))
 			}
-			msg := messageFromSarama(cm)
-			busy.offset.Store(msg.Offset)
+			busy.offset.Store(batch[0].Offset)
 			busy.since.Store(time.Now().UnixNano())
-			err := h.handler(ctx, msg)
+			err := handle(ctx, batch)
 			busy.since.Store(0)
 			if err != nil {
 				// Not marked: returning ends the session, and the next one
-				// starts again from this message.
-				err = fmt.Errorf("handle %s/%d@%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
-				h.failure.Store(&err)
-				return err
+				// starts again from the batch's first message.
+				return fail(fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err))
 			}
-			sess.MarkMessage(cm, "")
+			// Marking the last message commits the whole batch.
+			sess.MarkMessage(raw[len(raw)-1], "")
 			if h.owner.handlerFailures.Load() != 0 {
 				h.owner.handlerFailures.Store(0)
 			}
 		}
+		if !open {
+			return nil
+		}
 	}
+}
+
+// nextBatch waits for one message, then takes whatever else msgs holds
+// ready, up to cap(buf). It reports false once the session is over or the
+// claim's channel closed; the batch it returns with false may still hold
+// messages, which the caller handles before stopping.
+func nextBatch(done <-chan struct{}, msgs <-chan *sarama.ConsumerMessage, buf []*sarama.ConsumerMessage) ([]*sarama.ConsumerMessage, bool) {
+	select {
+	case <-done:
+		return buf, false
+	case cm, ok := <-msgs:
+		if !ok {
+			return buf, false
+		}
+		buf = append(buf, cm)
+	}
+	for len(buf) < cap(buf) {
+		select {
+		case cm, ok := <-msgs:
+			if !ok {
+				return buf, false
+			}
+			buf = append(buf, cm)
+		default:
+			return buf, true
+		}
+	}
+	return buf, true
 }
 
 type stoppingKey struct{}

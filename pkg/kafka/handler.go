@@ -9,6 +9,39 @@ import (
 // message's offset; returning an error means it was not processed.
 type Handler func(ctx context.Context, msg *Message) error
 
+// BatchHandler processes messages of one partition, in offset order, as one
+// unit: returning nil lets the consumer mark all of them, returning an error
+// means none was processed and all will be delivered again. A handler that
+// must not redeliver a poison message's neighbours deals with it itself, for
+// example by dead-lettering it with DeadLetters and returning nil.
+type BatchHandler func(ctx context.Context, msgs []*Message) error
+
+// Claim is one partition assigned to this member of the group.
+type Claim struct {
+	Topic     string
+	Partition int32
+}
+
+// OpenFunc is called when the member starts on a partition, before the
+// partition's first batch, and returns the handler for its batches. It is
+// where state kept per partition is restored. An error ends the session,
+// which is then started again as after a handler error. Calls for different
+// partitions run concurrently.
+type OpenFunc func(ctx context.Context, claim Claim) (BatchHandler, error)
+
+// perMessage adapts h to an OpenFunc for batches of one message.
+func perMessage(h Handler) OpenFunc {
+	handle := func(ctx context.Context, msgs []*Message) error {
+		for _, m := range msgs {
+			if err := h(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return func(context.Context, Claim) (BatchHandler, error) { return handle, nil }
+}
+
 // Middleware wraps a Handler with behaviour that every consumer shares.
 type Middleware func(Handler) Handler
 

@@ -65,39 +65,53 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 	return d - time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
-// Retry calls the handler again after a transient error, waiting with
-// exponential backoff. Permanent errors return at once. When MaxAttempts is
-// exhausted the last error is returned marked Permanent, so DeadLetter parks
-// the message instead of blocking the partition.
+// Do calls fn until it returns nil or a permanent error, waiting with
+// exponential backoff after each transient error; before each wait it calls
+// onRetry, if not nil, with the failed attempt's number, the wait and the
+// error. When MaxAttempts is exhausted the last error is returned marked
+// Permanent. Do gives up early, returning a transient error, when ctx ends
+// or the consumer is stopping (see Stopping): work not done then is left
+// for whoever handles the message next.
+func (p RetryPolicy) Do(ctx context.Context, fn func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || IsPermanent(err) {
+			return err
+		}
+		if p.MaxAttempts > 0 && attempt >= p.MaxAttempts {
+			return Permanent(fmt.Errorf("gave up after %d attempts: %w", attempt, err))
+		}
+		wait := p.backoff(attempt)
+		if onRetry != nil {
+			onRetry(attempt, wait, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("retry abandoned: %w (last error: %v)", ctx.Err(), err)
+		case <-Stopping(ctx):
+			t.Stop()
+			return fmt.Errorf("retry abandoned, consumer stopping: %w", err)
+		case <-t.C:
+		}
+	}
+}
+
+// Retry calls the handler again after a transient error, as p.Do does.
+// Permanent errors return at once. When MaxAttempts is exhausted the last
+// error is returned marked Permanent, so DeadLetter parks the message
+// instead of blocking the partition; when the consumer stops, the message
+// stays unmarked and whoever owns the partition next starts again from it.
 func Retry(p RetryPolicy, log *zap.Logger) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, msg *Message) error {
-			for attempt := 1; ; attempt++ {
-				err := next(ctx, msg)
-				if err == nil || IsPermanent(err) {
-					return err
-				}
-				if p.MaxAttempts > 0 && attempt >= p.MaxAttempts {
-					return Permanent(fmt.Errorf("gave up after %d attempts: %w", attempt, err))
-				}
-				wait := p.backoff(attempt)
+			return p.Do(ctx, func() error { return next(ctx, msg) }, func(attempt int, wait time.Duration, err error) {
 				log.Warn("handler failed, will retry",
 					zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
 					zap.Int64("offset", msg.Offset), zap.Int("attempt", attempt),
 					zap.Duration("backoff", wait), zap.Error(err))
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return fmt.Errorf("retry abandoned: %w (last error: %v)", ctx.Err(), err)
-				case <-Stopping(ctx):
-					// The message stays unmarked; whoever owns the partition
-					// next starts again from it.
-					t.Stop()
-					return fmt.Errorf("retry abandoned, consumer stopping: %w", err)
-				case <-t.C:
-				}
-			}
+			})
 		}
 	}
 }
@@ -121,31 +135,45 @@ type Publisher interface {
 	Publish(ctx context.Context, records ...Record) error
 }
 
+// DeadLetters makes the dead-letter records of one consumer group.
+type DeadLetters struct {
+	// Topic is the dead-letter topic.
+	Topic string
+	// Group is the consumer group, named in HeaderDLTConsumerGroup.
+	Group string
+}
+
+// Record returns the dead-letter record for msg, whose handling failed
+// permanently with err: msg's key, value and headers plus headers naming its
+// origin and the error.
+func (d DeadLetters) Record(msg *Message, err error) Record {
+	headers := make(map[string]string, len(msg.Headers)+6)
+	for k, v := range msg.Headers {
+		headers[k] = v
+	}
+	headers[HeaderDLTOriginTopic] = msg.Topic
+	headers[HeaderDLTOriginPartition] = strconv.FormatInt(int64(msg.Partition), 10)
+	headers[HeaderDLTOriginOffset] = strconv.FormatInt(msg.Offset, 10)
+	headers[HeaderDLTError] = err.Error()
+	headers[HeaderDLTConsumerGroup] = d.Group
+	headers[HeaderDLTFailedAt] = time.Now().UTC().Format(time.RFC3339Nano)
+	return Record{Topic: d.Topic, Key: msg.Key, Value: msg.Value, Headers: headers}
+}
+
 // DeadLetter publishes a message whose handler failed permanently to topic,
-// with the original key, value and headers plus headers naming its origin and
-// the error, and then reports success so the partition moves on. Transient
-// errors pass through untouched. If the dead-letter publish itself fails the
-// error is returned, so the message is not marked and will be seen again.
+// as DeadLetters.Record makes it, and then reports success so the partition
+// moves on. Transient errors pass through untouched. If the dead-letter
+// publish itself fails the error is returned, so the message is not marked
+// and will be seen again.
 func DeadLetter(pub Publisher, topic, group string, log *zap.Logger) Middleware {
+	dl := DeadLetters{Topic: topic, Group: group}
 	return func(next Handler) Handler {
 		return func(ctx context.Context, msg *Message) error {
 			err := next(ctx, msg)
 			if err == nil || !IsPermanent(err) {
 				return err
 			}
-			headers := make(map[string]string, len(msg.Headers)+6)
-			for k, v := range msg.Headers {
-				headers[k] = v
-			}
-			headers[HeaderDLTOriginTopic] = msg.Topic
-			headers[HeaderDLTOriginPartition] = strconv.FormatInt(int64(msg.Partition), 10)
-			headers[HeaderDLTOriginOffset] = strconv.FormatInt(msg.Offset, 10)
-			headers[HeaderDLTError] = err.Error()
-			headers[HeaderDLTConsumerGroup] = group
-			headers[HeaderDLTFailedAt] = time.Now().UTC().Format(time.RFC3339Nano)
-
-			rec := Record{Topic: topic, Key: msg.Key, Value: msg.Value, Headers: headers}
-			if perr := pub.Publish(ctx, rec); perr != nil {
+			if perr := pub.Publish(ctx, dl.Record(msg, err)); perr != nil {
 				return fmt.Errorf("dead-letter to %s: %w (handler error: %v)", topic, perr, err)
 			}
 			log.Warn("message dead-lettered",

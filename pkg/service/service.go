@@ -124,6 +124,7 @@ type App struct {
 	kafka    kafka.Config
 	producer *kafka.Producer
 	pinger   *kafka.Pinger
+	reader   *kafka.Reader
 	mux      *http.ServeMux
 	health   *health.Health
 	listener net.Listener
@@ -169,11 +170,7 @@ func (a *App) waitForKafka(parent context.Context) error {
 	defer cancel()
 	var specs []kafka.TopicSpec
 	for _, t := range append(contracts.Topics(), a.base.DeadLetterTopic) {
-		specs = append(specs, kafka.TopicSpec{
-			Name:              t,
-			Partitions:        int32(a.base.TopicPartitions),
-			ReplicationFactor: int16(a.base.TopicReplicationFactor),
-		})
+		specs = append(specs, a.TopicSpec(t, nil))
 	}
 	backoff := 250 * time.Millisecond
 	for {
@@ -230,6 +227,61 @@ func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
 	return nil
 }
 
+// ConsumeBatch runs the batch handlers open returns for the partitions of
+// topics in consumer group group. A batch handler gets no middleware: it
+// handles its poison messages itself (see kafka.DeadLetters, DeadLetters).
+// /readyz reports the consumer unready while it keeps failing.
+func (a *App) ConsumeBatch(group string, topics []string, open kafka.OpenFunc) error {
+	gc := kafka.DefaultGroupConfig(group, topics...)
+	gc.ShutdownTimeout = a.base.ShutdownTimeout
+	c, err := kafka.NewBatchConsumer(a.kafka, gc, open, a.Log)
+	if err != nil {
+		return err
+	}
+	a.health.AddReadiness("consumer "+group, func(context.Context) error { return c.Healthy() })
+	a.Go(c.Run)
+	return nil
+}
+
+// DeadLetters makes the dead-letter records of consumer group group, for the
+// service's dead-letter topic.
+func (a *App) DeadLetters(group string) kafka.DeadLetters {
+	return kafka.DeadLetters{Topic: a.base.DeadLetterTopic, Group: group}
+}
+
+// Publisher publishes raw records with the service's producer.
+func (a *App) Publisher() kafka.Publisher { return a.producer }
+
+// Reader returns the service's reader of partitions outside any group,
+// connecting it on first use.
+func (a *App) Reader() (*kafka.Reader, error) {
+	if a.reader == nil {
+		r, err := kafka.NewReader(a.kafka)
+		if err != nil {
+			return nil, err
+		}
+		a.reader = r
+	}
+	return a.reader, nil
+}
+
+// EnsureTopics creates the service's own topics, beside the shop's.
+func (a *App) EnsureTopics(ctx context.Context, specs ...kafka.TopicSpec) error {
+	ctx, cancel := context.WithTimeout(ctx, a.base.KafkaStartupTimeout)
+	defer cancel()
+	return kafka.EnsureTopics(ctx, a.kafka, a.Log, specs...)
+}
+
+// TopicSpec describes a topic with the configured partitions and replication.
+func (a *App) TopicSpec(name string, configs map[string]string) kafka.TopicSpec {
+	return kafka.TopicSpec{
+		Name:              name,
+		Partitions:        int32(a.base.TopicPartitions),
+		ReplicationFactor: int16(a.base.TopicReplicationFactor),
+		Configs:           configs,
+	}
+}
+
 // Go runs task beside the HTTP server and the consumers until the service
 // stops. A task returning an error stops the service.
 func (a *App) Go(task func(ctx context.Context) error) { a.tasks = append(a.tasks, task) }
@@ -259,6 +311,11 @@ func (a *App) Run(ctx context.Context) error {
 
 // close releases what New acquired; it also cleans up after a failed New.
 func (a *App) close() {
+	if a.reader != nil {
+		if err := a.reader.Close(); err != nil {
+			a.Log.Warn("close kafka reader", zap.Error(err))
+		}
+	}
 	if a.pinger != nil {
 		if err := a.pinger.Close(); err != nil {
 			a.Log.Warn("close kafka client", zap.Error(err))

@@ -1,0 +1,138 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/IBM/sarama"
+)
+
+// Reader reads partitions directly, outside any consumer group: to restore
+// state from a changelog topic before a partition is processed, and to
+// follow a topic as a read model.
+//
+// It reads committed records only. Its end of a partition is the high
+// watermark, so the topics it reads must not be written in transactions.
+type Reader struct {
+	client sarama.Client
+}
+
+// NewReader connects to the cluster described by cfg.
+func NewReader(cfg Config) (*Reader, error) {
+	sc, err := cfg.sarama()
+	if err != nil {
+		return nil, err
+	}
+	sc.Consumer.IsolationLevel = sarama.ReadCommitted
+	sc.Consumer.Return.Errors = true
+	client, err := sarama.NewClient(cfg.Brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: new reader: %w", err)
+	}
+	return &Reader{client: client}, nil
+}
+
+// Close disconnects.
+func (r *Reader) Close() error { return r.client.Close() }
+
+// Partitions returns the number of partitions of topic.
+func (r *Reader) Partitions(topic string) (int, error) {
+	if err := r.client.RefreshMetadata(topic); err != nil {
+		return 0, fmt.Errorf("kafka: metadata of %s: %w", topic, err)
+	}
+	ps, err := r.client.Partitions(topic)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: partitions of %s: %w", topic, err)
+	}
+	return len(ps), nil
+}
+
+// ReadPartition reads partition of topic from its oldest record up to the end
+// it has when the call starts, calling fn for each record in offset order,
+// and returns how many records it read. An error from fn stops the read and
+// is returned.
+func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int32, fn func(*Message) error) (int, error) {
+	oldest, err := r.client.GetOffset(topic, partition, sarama.OffsetOldest)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: oldest offset of %s/%d: %w", topic, partition, err)
+	}
+	end, err := r.client.GetOffset(topic, partition, sarama.OffsetNewest)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: end offset of %s/%d: %w", topic, partition, err)
+	}
+	if end <= oldest {
+		return 0, nil
+	}
+	n := 0
+	err = r.consume(ctx, topic, partition, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+		n++
+		if err := fn(messageFromSarama(cm)); err != nil {
+			return false, err
+		}
+		return cm.Offset+1 < end, nil
+	})
+	return n, err
+}
+
+// Follow reads every partition of topic from its oldest record on and calls
+// fn for each record, until ctx ends; it returns nil then. Calls for one
+// partition come in offset order; calls for different partitions run
+// concurrently.
+func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) error {
+	n, err := r.Partitions(topic)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		p := int32(i)
+		wg.Go(func() {
+			errs[i] = r.consume(ctx, topic, p, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+				fn(messageFromSarama(cm))
+				return true, nil
+			})
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// consume reads partition from offset, calling fn for each record until fn
+// reports false or fails, or ctx ends (ctx's error is returned).
+func (r *Reader) consume(ctx context.Context, topic string, partition int32, offset int64,
+	fn func(*sarama.ConsumerMessage) (bool, error)) error {
+	consumer, err := sarama.NewConsumerFromClient(r.client)
+	if err != nil {
+		return fmt.Errorf("kafka: reader: %w", err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(topic, partition, offset)
+	if err != nil {
+		return fmt.Errorf("kafka: read %s/%d: %w", topic, partition, err)
+	}
+	defer pc.AsyncClose()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-pc.Errors():
+			if err != nil {
+				return fmt.Errorf("kafka: read %s/%d: %w", topic, partition, err.Err)
+			}
+		case cm, ok := <-pc.Messages():
+			if !ok {
+				return fmt.Errorf("kafka: read %s/%d: stopped", topic, partition)
+			}
+			more, err := fn(cm)
+			if err != nil || !more {
+				return err
+			}
+		}
+	}
+}
