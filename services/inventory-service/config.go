@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eventshop/eventshop/pkg/config"
 	"github.com/eventshop/eventshop/pkg/service"
@@ -15,9 +16,10 @@ import (
 type Config struct {
 	service.Base
 	service.ConsumerConfig
-	InitialStock    []string `config:"initial_stock" help:"stock at start as PRODUCT=ITEMS pairs; the list replaces the default as a whole"`
-	RefillThreshold int      `config:"refill_threshold" help:"a product whose stock falls to this or below is reported empty and refilled"`
-	RefillLevel     int      `config:"refill_level" help:"the stock an empty product is refilled to; must be greater than refill_threshold"`
+	InitialStock    []string      `config:"initial_stock" help:"stock at start as PRODUCT=ITEMS pairs; the list replaces the default as a whole"`
+	RefillThreshold int           `config:"refill_threshold" help:"a product whose stock falls to this or below is reported empty and refilled"`
+	RefillLevel     int           `config:"refill_level" help:"the stock an empty product is refilled to; must be greater than refill_threshold"`
+	OrderIDWindow   time.Duration `config:"order_id_window" help:"how long an order id is remembered: the same order placed again within it is applied once"`
 }
 
 // defaultConfig returns the tutorial's settings: two products with 109 items
@@ -29,6 +31,7 @@ func defaultConfig() Config {
 		InitialStock:    []string{"PRODUCT-123=109", "PRODUCT-321=109"},
 		RefillThreshold: 100,
 		RefillLevel:     109,
+		OrderIDWindow:   time.Hour,
 	}
 }
 
@@ -44,6 +47,9 @@ func (c *Config) Validate() error {
 	if c.RefillLevel <= c.RefillThreshold {
 		errs = append(errs, config.Errorf("refill_level", "must be greater than refill_threshold (%d), got %d",
 			c.RefillThreshold, c.RefillLevel))
+	}
+	if c.OrderIDWindow <= 0 {
+		errs = append(errs, config.Errorf("order_id_window", "must be positive, got %s", c.OrderIDWindow))
 	}
 	return errors.Join(errs...)
 }

@@ -1,7 +1,9 @@
-// Command inventory-service keeps the shop's stock. It applies every order
-// on new-order-topic with the tutorial's rule (see package inventory),
-// publishes inventory-empty events and logging actions, and serves the
-// current stock at GET /stock (see package httpapi).
+// Command inventory-service keeps the shop's stock. It splits every order
+// on new-order-topic into one reservation per line, applies each line once to
+// its product's stock with the tutorial's rule (see packages inventory and
+// pipeline), publishes inventory-empty events and logging actions, and
+// serves every product's stock at GET /stock (see package httpapi).
+// Instances in one consumer group share the products: each has one owner.
 package main
 
 import (
@@ -9,10 +11,9 @@ import (
 	"io"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
-	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/service"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/httpapi"
-	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
+	"github.com/eventshop/eventshop/services/inventory-service/internal/pipeline"
 )
 
 const name = contracts.ServiceInventory
@@ -25,12 +26,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-
 	levels, err := cfg.stockLevels()
-	if err != nil {
-		return err
-	}
-	stock, err := inventory.NewStock(levels, cfg.policy())
 	if err != nil {
 		return err
 	}
@@ -39,13 +35,29 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	orders := inventory.NewService(stock, app.Events, app.Log)
-	err = app.Consume(cfg.ConsumerGroup, []string{contracts.TopicNewOrder},
-		eventbus.Handle(contracts.DecodeOrder, orders.ApplyOrder))
+	reader, err := app.Reader()
 	if err != nil {
 		return err
 	}
-	httpapi.Register(app, stock)
+	set := pipeline.Settings{
+		Topics:        pipeline.TopicsFor(cfg.ConsumerGroup),
+		Initial:       levels,
+		Policy:        cfg.policy(),
+		OrderIDWindow: cfg.OrderIDWindow,
+	}
+	pipe := pipeline.New(set, app.Publisher(), app.Events, reader, app.DeadLetters(cfg.ConsumerGroup), app.Log)
+	if err := app.EnsureTopics(ctx, pipe.TopicSpecs(app.TopicSpec)...); err != nil {
+		return err
+	}
+	if err := pipe.CheckPartitions(); err != nil {
+		return err
+	}
+	if err := app.ConsumeBatch(cfg.ConsumerGroup, pipe.Topics(), pipe.Open); err != nil {
+		return err
+	}
+	view := pipeline.NewView(levels)
+	app.Go(func(ctx context.Context) error { return view.Follow(ctx, reader, set.Topics.Stock, app.Log) })
+	httpapi.Register(app, view)
 
 	return app.Run(ctx)
 }

@@ -7,12 +7,22 @@ import (
 	"testing"
 
 	"github.com/eventshop/eventshop/services/inventory-service/internal/httpapi"
+	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
 
-// fixedStock is a Stock whose levels never change.
+// fixedStock is a Stock whose levels never change; each product has applied
+// one line.
 type fixedStock map[string]int
 
 func (s fixedStock) Levels() map[string]int { return maps.Clone(s) }
+
+func (s fixedStock) Products() map[string]inventory.Product {
+	ps := make(map[string]inventory.Product, len(s))
+	for id, n := range s {
+		ps[id] = inventory.Product{Stock: n, Lines: 1}
+	}
+	return ps
+}
 
 func TestStock(t *testing.T) {
 	t.Parallel()
@@ -20,6 +30,7 @@ func TestStock(t *testing.T) {
 	tests := []struct {
 		name         string
 		stock        fixedStock
+		path         string
 		method       string
 		wantStatus   int
 		wantBody     string
@@ -42,6 +53,15 @@ func TestStock(t *testing.T) {
 			wantJSONMIME: true,
 		},
 		{
+			name:         "products",
+			stock:        tutorial,
+			path:         "/products",
+			method:       http.MethodGet,
+			wantStatus:   http.StatusOK,
+			wantBody:     `{"PRODUCT-123":{"stock":106,"lines":1,"refills":0},"PRODUCT-321":{"stock":108,"lines":1,"refills":0}}` + "\n",
+			wantJSONMIME: true,
+		},
+		{
 			name:       "POST is not allowed",
 			stock:      tutorial,
 			method:     http.MethodPost,
@@ -54,8 +74,12 @@ func TestStock(t *testing.T) {
 			t.Parallel()
 			mux := http.NewServeMux()
 			httpapi.Register(mux, tt.stock)
+			path := tt.path
+			if path == "" {
+				path = "/stock"
+			}
 			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, httptest.NewRequest(tt.method, "/stock", nil))
+			mux.ServeHTTP(rec, httptest.NewRequest(tt.method, path, nil))
 
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)

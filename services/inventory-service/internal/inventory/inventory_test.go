@@ -1,7 +1,6 @@
 package inventory_test
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,12 +10,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
+	"time"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
@@ -24,46 +19,61 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// recordingPublisher records the events of every Publish call and answers
-// each with err.
-type recordingPublisher struct {
-	err error
-
-	mu    sync.Mutex
-	calls [][]contracts.Event
-}
-
-func (p *recordingPublisher) Publish(_ context.Context, events ...contracts.Event) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls = append(p.calls, slices.Clone(events))
-	return p.err
-}
-
-// takeCalls returns the calls recorded since the last takeCalls.
-func (p *recordingPublisher) takeCalls() [][]contracts.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	calls := p.calls
-	p.calls = nil
-	return calls
-}
-
 var (
 	updated        = contracts.LoggingAction{ServiceName: "inventory-service", Action: "inventory-updated"}
 	emptied        = contracts.LoggingAction{ServiceName: "inventory-service", Action: "inventory-empty"}
 	unknownProduct = contracts.LoggingAction{ServiceName: "inventory-service", Action: "inventory-unknown-product"}
+
+	tutorialPolicy = inventory.Policy{Threshold: 100, RefillLevel: 109}
 )
+
+func tutorialLevels() map[string]int { return map[string]int{"PRODUCT-123": 109, "PRODUCT-321": 109} }
+
+func newLedger(t *testing.T, levels map[string]int) *inventory.Ledger {
+	t.Helper()
+	l, err := inventory.NewLedger(levels, tutorialPolicy)
+	if err != nil {
+		t.Fatalf("NewLedger: %v", err)
+	}
+	return l
+}
+
+// applyOrder splits order, read at src, and applies its lines to l in
+// order, as the owners of its products would: it returns the events of all
+// lines in order.
+func applyOrder(t *testing.T, l *inventory.Ledger, order contracts.Order, src inventory.Source) []contracts.Event {
+	t.Helper()
+	rs, err := inventory.Split(order, src)
+	if err != nil {
+		t.Fatalf("Split: %v", err)
+	}
+	var events []contracts.Event
+	for _, r := range rs {
+		o, err := l.Apply(r)
+		if err != nil {
+			t.Fatalf("Apply %+v: %v", r, err)
+		}
+		events = append(events, o.Events(r.ProductID)...)
+	}
+	return events
+}
+
+func levels(l *inventory.Ledger, ids ...string) map[string]int {
+	m := make(map[string]int, len(ids))
+	for _, id := range ids {
+		p, _ := l.Product(id)
+		m[id] = p.Stock
+	}
+	return m
+}
 
 // TestTutorialSequence places the tutorial's sample order (PRODUCT-123 x3,
 // PRODUCT-321 x1) nine times against the tutorial's stock and compares the
-// events published for each order, and the stock after it, with
+// events of each order, and the stock after it, with
 // testdata/tutorial-sequence.golden.
 func TestTutorialSequence(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{}
-	stock := newStock(t, tutorialLevels(), tutorialPolicy)
-	svc := inventory.NewService(stock, pub, zap.NewNop())
+	ledger := newLedger(t, tutorialLevels())
 
 	// The tutorial's milestones, checked here as well so that a carelessly
 	// regenerated golden file cannot hide a change in them: PRODUCT-123
@@ -72,16 +82,10 @@ func TestTutorialSequence(t *testing.T) {
 
 	var got strings.Builder
 	for n := 1; n <= 9; n++ {
-		if err := svc.ApplyOrder(context.Background(), contracts.SampleOrder()); err != nil {
-			t.Fatalf("order %d: %v", n, err)
-		}
-		calls := pub.takeCalls()
-		if len(calls) != 1 {
-			t.Fatalf("order %d: %d Publish calls, want 1 batch", n, len(calls))
-		}
+		events := applyOrder(t, ledger, contracts.SampleOrder(), inventory.Source{Offset: int64(n)})
 		var emptiedIDs []string
 		fmt.Fprintf(&got, "order %d\n", n)
-		for _, e := range calls[0] {
+		for _, e := range events {
 			body, err := contracts.Encode(e)
 			if err != nil {
 				t.Fatalf("order %d: encode %#v: %v", n, e, err)
@@ -91,7 +95,7 @@ func TestTutorialSequence(t *testing.T) {
 				emptiedIDs = append(emptiedIDs, empty.ProductID)
 			}
 		}
-		fmt.Fprintf(&got, "  stock %s\n", formatLevels(stock.Levels()))
+		fmt.Fprintf(&got, "  stock %s\n", formatLevels(levels(ledger, "PRODUCT-123", "PRODUCT-321")))
 		if !slices.Equal(emptiedIDs, wantEmptied[n]) {
 			t.Errorf("order %d emptied %q, want %q", n, emptiedIDs, wantEmptied[n])
 		}
@@ -171,145 +175,135 @@ func TestApplyOrder(t *testing.T) {
 			want:       []contracts.Event{updated, unknownProduct, updated},
 			wantLevels: map[string]int{"PRODUCT-123": 106, "PRODUCT-321": 108},
 		},
-		{
-			name:       "order of unknown products only",
-			levels:     tutorialLevels(),
-			lines:      []contracts.OrderLine{{ProductID: "PRODUCT-999", Quantity: 2, TotalPrice: 10}},
-			want:       []contracts.Event{unknownProduct},
-			wantLevels: tutorialLevels(),
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &recordingPublisher{}
-			stock := newStock(t, tt.levels, tutorialPolicy)
-			svc := inventory.NewService(stock, pub, zap.NewNop())
+			ledger := newLedger(t, tt.levels)
 			order := contracts.Order{OrderID: "O-1", CustomerID: "C-1", Products: tt.lines}
-			if err := svc.ApplyOrder(context.Background(), order); err != nil {
-				t.Fatalf("ApplyOrder: %v", err)
+			if got := applyOrder(t, ledger, order, inventory.Source{Partition: 2, Offset: 7}); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("events %v, want %v", got, tt.want)
 			}
-			if calls := pub.takeCalls(); !reflect.DeepEqual(calls, [][]contracts.Event{tt.want}) {
-				t.Errorf("published %v, want one batch %v", calls, tt.want)
-			}
-			if levels := stock.Levels(); !maps.Equal(levels, tt.wantLevels) {
-				t.Errorf("Levels = %v, want %v", levels, tt.wantLevels)
+			if got := levels(ledger, slices.Collect(maps.Keys(tt.wantLevels))...); !maps.Equal(got, tt.wantLevels) {
+				t.Errorf("levels %v, want %v", got, tt.wantLevels)
 			}
 		})
 	}
 }
 
-// logLine is a log entry without its time and caller, for comparison.
-type logLine struct {
-	Level   zapcore.Level
-	Message string
-	Fields  map[string]any
-}
-
-func TestApplyOrderLogs(t *testing.T) {
+func TestSplitRejectsInvalidOrder(t *testing.T) {
 	t.Parallel()
-	core, logs := observer.New(zap.InfoLevel)
-	stock := newStock(t, map[string]int{"PRODUCT-123": 103, "PRODUCT-321": 109}, tutorialPolicy)
-	svc := inventory.NewService(stock, &recordingPublisher{}, zap.New(core))
 	order := contracts.SampleOrder()
-	order.Products = slices.Insert(order.Products, 1, contracts.OrderLine{ProductID: "PRODUCT-999", Quantity: 2, TotalPrice: 10})
-
-	if err := svc.ApplyOrder(context.Background(), order); err != nil {
-		t.Fatalf("ApplyOrder: %v", err)
-	}
-
-	var got []logLine
-	for _, e := range logs.AllUntimed() {
-		got = append(got, logLine{Level: e.Level, Message: e.Message, Fields: e.ContextMap()})
-	}
-	want := []logLine{
-		{zap.InfoLevel, "inventory updated", map[string]any{"order_id": "ORDER-123", "product_id": "PRODUCT-123", "quantity": int64(3), "stock": int64(100)}},
-		{zap.InfoLevel, "inventory empty, product refilled", map[string]any{"order_id": "ORDER-123", "product_id": "PRODUCT-123", "stock_before": int64(100), "stock": int64(109)}},
-		{zap.WarnLevel, "unknown product, order line not applied", map[string]any{"order_id": "ORDER-123", "product_id": "PRODUCT-999", "quantity": int64(2)}},
-		{zap.InfoLevel, "inventory updated", map[string]any{"order_id": "ORDER-123", "product_id": "PRODUCT-321", "quantity": int64(1), "stock": int64(108)}},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("logged\n%v\nwant\n%v", got, want)
+	order.Products[1].Quantity = 0
+	if rs, err := inventory.Split(order, inventory.Source{}); !errors.Is(err, contracts.ErrInvalid) || rs != nil {
+		t.Fatalf("Split = %v, %v; want no reservations and an error wrapping contracts.ErrInvalid", rs, err)
 	}
 }
 
-func TestApplyOrderRejectsInvalidOrderWithoutChange(t *testing.T) {
+// TestApplySkipsOrderRecordsAppliedBefore delivers reservations again, as
+// after a crash before their offsets were committed, and from an order
+// record on another partition: only new order records change the stock.
+func TestApplySkipsOrderRecordsAppliedBefore(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{}
-	stock := newStock(t, tutorialLevels(), tutorialPolicy)
-	svc := inventory.NewService(stock, pub, zap.NewNop())
-	order := contracts.SampleOrder()
-	order.Products[1].Quantity = 0 // the first line is valid, and must not be applied either
-
-	err := svc.ApplyOrder(context.Background(), order)
-	if !errors.Is(err, contracts.ErrInvalid) {
-		t.Fatalf("ApplyOrder = %v, want an error wrapping contracts.ErrInvalid", err)
+	ledger := newLedger(t, map[string]int{"P": 1000})
+	r := func(partition int32, offset int64, line int) inventory.Reservation {
+		return inventory.Reservation{OrderID: fmt.Sprint("O-", partition, "-", offset), Line: line, ProductID: "P", Quantity: 1,
+			Source: inventory.Source{Partition: partition, Offset: offset}}
 	}
-	if calls := pub.takeCalls(); len(calls) != 0 {
-		t.Errorf("published %v, want nothing", calls)
+	steps := []struct {
+		r         inventory.Reservation
+		duplicate bool
+	}{
+		{r(0, 10, 0), false},
+		{r(0, 10, 1), false}, // the same product on the order's next line
+		{r(0, 10, 0), true},  // delivered again
+		{r(0, 10, 1), true},
+		{r(0, 9, 0), true}, // an older order of the same partition
+		{r(1, 3, 0), false},
+		{r(0, 11, 0), false},
+		{r(1, 3, 0), true},
 	}
-	if levels := stock.Levels(); !maps.Equal(levels, tutorialLevels()) {
-		t.Errorf("Levels = %v, want them unchanged", levels)
-	}
-}
-
-// TestApplyOrderRetriesPublishWithoutReapplying checks that a transient
-// publish failure is retried with the events already computed: the stock is
-// taken once, however many attempts the publish needs.
-func TestApplyOrderRetriesPublishWithoutReapplying(t *testing.T) {
-	t.Parallel()
-	errBroker := errors.New("broker unavailable")
-	pub := &flakyPublisher{failures: 3, err: errBroker}
-	stock := newStock(t, tutorialLevels(), tutorialPolicy)
-	svc := inventory.NewService(stock, pub, zap.NewNop())
-
-	if err := svc.ApplyOrder(context.Background(), contracts.SampleOrder()); err != nil {
-		t.Fatalf("ApplyOrder = %v, want nil once a retry succeeds", err)
-	}
-	if pub.attempts != 4 {
-		t.Errorf("publish attempts = %d, want 4 (3 failures, 1 success)", pub.attempts)
-	}
-	if want := map[string]int{"PRODUCT-123": 106, "PRODUCT-321": 108}; !maps.Equal(stock.Levels(), want) {
-		t.Errorf("Levels = %v, want %v: the order was applied more than once", stock.Levels(), want)
-	}
-}
-
-// TestApplyOrderGivesUpWhenContextEnds pins down the documented limit: when
-// the service stops while Kafka is away, ApplyOrder returns the error after
-// the stock has changed, so a redelivery would apply the order again.
-func TestApplyOrderGivesUpWhenContextEnds(t *testing.T) {
-	t.Parallel()
-	errBroker := errors.New("broker unavailable")
-	ctx, cancel := context.WithCancel(context.Background())
-	pub := &flakyPublisher{failures: -1, err: errBroker, onFailure: cancel}
-	stock := newStock(t, tutorialLevels(), tutorialPolicy)
-	svc := inventory.NewService(stock, pub, zap.NewNop())
-
-	err := svc.ApplyOrder(ctx, contracts.SampleOrder())
-	if !errors.Is(err, errBroker) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("ApplyOrder = %v, want an error wrapping %v and context.Canceled", err, errBroker)
-	}
-	if want := map[string]int{"PRODUCT-123": 106, "PRODUCT-321": 108}; !maps.Equal(stock.Levels(), want) {
-		t.Errorf("Levels = %v, want %v", stock.Levels(), want)
-	}
-}
-
-// flakyPublisher fails its first failures calls (all of them when negative)
-// with err, calling onFailure after each failure.
-type flakyPublisher struct {
-	failures  int
-	err       error
-	onFailure func()
-	attempts  int
-}
-
-func (p *flakyPublisher) Publish(context.Context, ...contracts.Event) error {
-	p.attempts++
-	if p.failures < 0 || p.attempts <= p.failures {
-		if p.onFailure != nil {
-			p.onFailure()
+	for i, s := range steps {
+		o, err := ledger.Apply(s.r)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
 		}
-		return p.err
+		if o.Duplicate != s.duplicate {
+			t.Errorf("step %d: %+v: duplicate %v, want %v", i, s.r.Source, o.Duplicate, s.duplicate)
+		}
 	}
-	return nil
+	if p, _ := ledger.Product("P"); p.Stock != 996 || p.Lines != 4 {
+		t.Errorf("product %+v, want stock 996 after 4 lines", p)
+	}
+}
+
+// TestRestoreCarriesDedupe checks that a new owner restored from a product's
+// state skips what the old owner applied.
+func TestRestoreCarriesDedupe(t *testing.T) {
+	t.Parallel()
+	old := newLedger(t, tutorialLevels())
+	applyOrder(t, old, contracts.SampleOrder(), inventory.Source{Partition: 4, Offset: 40})
+	state, _ := old.Product("PRODUCT-123")
+
+	next := newLedger(t, tutorialLevels())
+	next.Restore("PRODUCT-123", state)
+	if events := applyOrder(t, next, contracts.SampleOrder(), inventory.Source{Partition: 4, Offset: 40}); !reflect.DeepEqual(events, []contracts.Event{updated}) {
+		t.Errorf("events %v, want only PRODUCT-321's update (PRODUCT-123 was applied by the old owner)", events)
+	}
+	if got := levels(next, "PRODUCT-123", "PRODUCT-321"); !maps.Equal(got, map[string]int{"PRODUCT-123": 106, "PRODUCT-321": 108}) {
+		t.Errorf("levels %v", got)
+	}
+}
+
+func TestOrdersRemembersWithinWindow(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	orders := inventory.NewOrders(time.Minute)
+	steps := []struct {
+		id        string
+		offset    int64
+		at        time.Duration
+		repeat    bool
+		wantFirst int64
+	}{
+		{"A", 1, 0, false, 1},
+		{"A", 1, time.Second, false, 1}, // the same record again
+		{"A", 5, 2 * time.Second, true, 1},
+		{"B", 6, 3 * time.Second, false, 6},
+		{"C", 7, 62 * time.Second, false, 7}, // A is now out of the window
+		{"A", 8, 63 * time.Second, false, 8},
+		{"B", 9, 64 * time.Second, false, 9}, // B went too
+	}
+	for i, s := range steps {
+		first, repeat := orders.Check(s.id, s.offset, start.Add(s.at))
+		if repeat != s.repeat || first != s.wantFirst {
+			t.Errorf("step %d: Check(%s@%d) = %d, %v; want %d, %v", i, s.id, s.offset, first, repeat, s.wantFirst, s.repeat)
+		}
+	}
+	if orders.Len() != 3 {
+		t.Errorf("Len = %d, want 3 (C, A, B)", orders.Len())
+	}
+}
+
+func TestNewLedgerRejects(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		levels map[string]int
+		policy inventory.Policy
+		want   string
+	}{
+		{"no products", map[string]int{}, tutorialPolicy, "at least one product"},
+		{"blank id", map[string]int{" ": 1}, tutorialPolicy, "blank"},
+		{"negative stock", map[string]int{"P": -1}, tutorialPolicy, "negative"},
+		{"refill not above threshold", tutorialLevels(), inventory.Policy{Threshold: 100, RefillLevel: 100}, "greater than the threshold"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if _, err := inventory.NewLedger(tt.levels, tt.policy); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("NewLedger = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
 }

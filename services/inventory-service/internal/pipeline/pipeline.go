@@ -1,0 +1,272 @@
+// Package pipeline runs the inventory on Kafka, exactly once per order line
+// however many instances share the work:
+//
+//	new-order-topic --split--> <group>-reservations --apply--> outputs
+//	   (key orderId)              (key productId)          |    (inventory-empty-topic,
+//	        |                                              |     new-logging-action-topic)
+//	<group>-order-ids-changelog              <group>-stock-changelog
+//
+// Both stages run in one consumer group, so each partition of each topic has
+// one owner at a time. The owner of an order partition splits its orders
+// into reservations and remembers their ids (to skip an order placed twice);
+// the owner of a reservation partition holds the state of that partition's
+// products and applies their reservations. Each owner restores its state
+// from the matching changelog partition before its first batch, and every
+// batch is published with one produce per stage (see the Pipeline methods).
+//
+// What is exact and what is at least once: every order line changes its
+// product's stock once, whatever is delivered again (see package
+// inventory); the events that come of it (inventory-empty, logging actions)
+// are published before the state that records them, so a crash between the
+// two may publish them twice, never lose them.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/correlation"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
+)
+
+// Settings are the inventory's rule and state.
+type Settings struct {
+	Topics Topics
+	// Initial is the stock of each product the shop holds at start.
+	Initial map[string]int
+	Policy  inventory.Policy
+	// OrderIDWindow is how long an order id is remembered, so that the same
+	// order placed again within it is skipped.
+	OrderIDWindow time.Duration
+}
+
+// Pipeline splits orders and applies reservations for the partitions this
+// instance owns.
+type Pipeline struct {
+	set    Settings
+	pub    kafka.Publisher
+	events *eventbus.Publisher
+	reader *kafka.Reader
+	dead   kafka.DeadLetters
+	retry  kafka.RetryPolicy
+	log    *zap.Logger
+}
+
+// New returns a pipeline that publishes with pub, builds event records with
+// events, restores state with reader and dead-letters with dead.
+func New(set Settings, pub kafka.Publisher, events *eventbus.Publisher, reader *kafka.Reader,
+	dead kafka.DeadLetters, log *zap.Logger) *Pipeline {
+	return &Pipeline{
+		set: set, pub: pub, events: events, reader: reader, dead: dead,
+		retry: kafka.DefaultRetryPolicy(), log: log,
+	}
+}
+
+// Topics returns the topics the pipeline's consumer group reads.
+func (p *Pipeline) Topics() []string {
+	return []string{p.set.Topics.Orders, p.set.Topics.Reservations}
+}
+
+// TopicSpecs returns the pipeline's own topics, made with spec (which
+// fills in partitions and replication).
+func (p *Pipeline) TopicSpecs(spec func(name string, configs map[string]string) kafka.TopicSpec) []kafka.TopicSpec {
+	return []kafka.TopicSpec{
+		spec(p.set.Topics.Reservations, nil),
+		spec(p.set.Topics.Stock, map[string]string{"cleanup.policy": "compact", "segment.ms": "600000"}),
+		spec(p.set.Topics.OrderIDs, map[string]string{
+			"cleanup.policy": "compact,delete",
+			"retention.ms":   fmt.Sprint((p.set.OrderIDWindow + time.Hour).Milliseconds()),
+			"segment.ms":     "600000",
+		}),
+	}
+}
+
+// CheckPartitions reports a changelog whose partitions do not match those of
+// the topic it records: the state of a partition would be looked for in the
+// wrong place.
+func (p *Pipeline) CheckPartitions() error {
+	t := p.set.Topics
+	for _, pair := range [][2]string{{t.Orders, t.OrderIDs}, {t.Reservations, t.Stock}} {
+		a, err := p.reader.Partitions(pair[0])
+		if err != nil {
+			return err
+		}
+		b, err := p.reader.Partitions(pair[1])
+		if err != nil {
+			return err
+		}
+		if a != b {
+			return fmt.Errorf("topic %s has %d partitions but its changelog %s has %d: they must match", pair[0], a, pair[1], b)
+		}
+	}
+	return nil
+}
+
+// Open starts on a claimed partition: it restores the partition's state and
+// returns the handler for its batches.
+func (p *Pipeline) Open(ctx context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
+	switch c.Topic {
+	case p.set.Topics.Orders:
+		return p.openSplit(ctx, c.Partition)
+	case p.set.Topics.Reservations:
+		return p.openApply(ctx, c.Partition)
+	}
+	return nil, fmt.Errorf("no stage reads topic %s", c.Topic)
+}
+
+// openSplit restores the order ids seen on an order partition and returns
+// the handler that splits its orders.
+func (p *Pipeline) openSplit(ctx context.Context, partition int32) (kafka.BatchHandler, error) {
+	orders := inventory.NewOrders(p.set.OrderIDWindow)
+	started := time.Now()
+	n, err := p.reader.ReadPartition(ctx, p.set.Topics.OrderIDs, partition, func(m *kafka.Message) error {
+		id, offset, at, err := decodeOrderID(m)
+		if err != nil {
+			return err
+		}
+		orders.Check(id, offset, at)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("restore order ids: %w", err)
+	}
+	p.log.Info("order ids restored", zap.String("topic", p.set.Topics.Orders), zap.Int32("partition", partition),
+		zap.Int("order_ids", orders.Len()), zap.Int("records", n), zap.Duration("took", time.Since(started)))
+	return func(ctx context.Context, msgs []*kafka.Message) error {
+		return p.split(ctx, orders, msgs)
+	}, nil
+}
+
+// split publishes the reservations of a batch of orders, with the ids of the
+// orders and the dead-letter records of the poison ones, in one produce. An
+// order is recorded as seen in the same produce as its reservations: if it
+// comes again from the same record (the batch was not committed), its
+// reservations are made again and their owners skip what they applied.
+func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*kafka.Message) error {
+	out := make([]kafka.Record, 0, 3*len(msgs))
+	for _, m := range msgs {
+		order, err := contracts.DecodeOrder(m.Value)
+		var rs []inventory.Reservation
+		if err == nil {
+			rs, err = inventory.Split(order, inventory.Source{Partition: m.Partition, Offset: m.Offset})
+		}
+		if err != nil {
+			out = append(out, p.deadLetter(m, err))
+			continue
+		}
+		if first, repeat := orders.Check(order.OrderID, m.Offset, m.Timestamp); repeat {
+			p.log.Info("order placed again, skipped", zap.String("order_id", order.OrderID),
+				zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Int64("first_offset", first))
+			continue
+		}
+		out = append(out, orderIDRecord(p.set.Topics.OrderIDs, order.OrderID, m.Offset, m.Timestamp))
+		corr := eventbus.CorrelationOf(m)
+		for _, r := range rs {
+			out = append(out, reservationRecord(p.set.Topics.Reservations, r, corr))
+		}
+	}
+	return p.publish(ctx, out)
+}
+
+// openApply restores the state of a reservation partition's products and
+// returns the handler that applies its reservations.
+func (p *Pipeline) openApply(ctx context.Context, partition int32) (kafka.BatchHandler, error) {
+	ledger, err := inventory.NewLedger(p.set.Initial, p.set.Policy)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	products := map[string]bool{}
+	n, err := p.reader.ReadPartition(ctx, p.set.Topics.Stock, partition, func(m *kafka.Message) error {
+		id, state, err := decodeStock(m)
+		if err != nil {
+			return err
+		}
+		ledger.Restore(id, state)
+		products[id] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("restore stock: %w", err)
+	}
+	p.log.Info("stock restored", zap.String("topic", p.set.Topics.Reservations), zap.Int32("partition", partition),
+		zap.Int("products", len(products)), zap.Int("records", n), zap.Duration("took", time.Since(started)))
+	return func(ctx context.Context, msgs []*kafka.Message) error {
+		return p.apply(ctx, ledger, msgs)
+	}, nil
+}
+
+// apply applies a batch of reservations, then publishes their events (with
+// the dead-letter records of poison ones) in one produce and the new state
+// of every product they changed in a second. The state goes last: once it
+// is written, a reservation delivered again is skipped, so its events must
+// already be out.
+func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*kafka.Message) error {
+	out := make([]kafka.Record, 0, 2*len(msgs))
+	changed := make(map[string]bool)
+	for _, m := range msgs {
+		r, err := decodeReservation(m)
+		var o inventory.Outcome
+		if err == nil {
+			o, err = ledger.Apply(r)
+		}
+		if err != nil {
+			out = append(out, p.deadLetter(m, err))
+			continue
+		}
+		log := p.log.With(zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID))
+		switch {
+		case o.Duplicate:
+			log.Info("order line applied before, skipped", zap.Int("line", r.Line),
+				zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset))
+			continue
+		case o.Unknown:
+			log.Warn("unknown product, order line not applied", zap.Int("quantity", r.Quantity))
+		default:
+			changed[r.ProductID] = true
+			log.Info("inventory updated", zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
+			if o.Taken.Refilled {
+				log.Info("inventory empty, product refilled", zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level))
+			}
+		}
+		recs, err := p.events.Records(correlation.With(ctx, eventbus.CorrelationOf(m)), o.Events(r.ProductID)...)
+		if err != nil {
+			return err
+		}
+		out = append(out, recs...)
+	}
+	if err := p.publish(ctx, out); err != nil {
+		return err
+	}
+	state := make([]kafka.Record, 0, len(changed))
+	for id := range changed {
+		product, _ := ledger.Product(id)
+		state = append(state, stockRecord(p.set.Topics.Stock, id, product))
+	}
+	return p.publish(ctx, state)
+}
+
+// publish publishes records, retrying until they are acknowledged or the
+// consumer stops; then the batch is not marked and is delivered again.
+func (p *Pipeline) publish(ctx context.Context, recs []kafka.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	return p.retry.Do(ctx, func() error { return p.pub.Publish(ctx, recs...) },
+		func(attempt int, wait time.Duration, err error) {
+			p.log.Warn("publishing a batch failed, retrying", zap.Int("records", len(recs)),
+				zap.Int("attempt", attempt), zap.Duration("backoff", wait), zap.Error(err))
+		})
+}
+
+func (p *Pipeline) deadLetter(m *kafka.Message, err error) kafka.Record {
+	p.log.Warn("message dead-lettered", zap.String("topic", m.Topic), zap.Int32("partition", m.Partition),
+		zap.Int64("offset", m.Offset), zap.String("dead_letter_topic", p.dead.Topic), zap.Error(err))
+	return p.dead.Record(m, err)
+}
