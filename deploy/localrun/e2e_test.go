@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -96,12 +97,16 @@ func (b *syncBuffer) linesOf(process, text string) []string {
 // way `make run` does, and follows the tutorial's flow through them: three
 // sample orders over HTTP, and what every topic and every service shows.
 func TestShopEndToEnd(t *testing.T) {
-	opts := options{bin: binDir, grace: 20 * time.Second, env: map[string][]string{}}
+	// Two inventory instances, as INVENTORY_INSTANCES=2 make run starts
+	// them: the tutorial's sequence must come out the same.
+	opts := options{bin: binDir, grace: 20 * time.Second, env: map[string][]string{}, inventoryInstances: 2}
 	httpAddr := map[string]string{}
 	for _, s := range services {
 		httpAddr[s] = servicetest.FreeAddr(t)
 		opts.env[s] = []string{"HTTP_ADDR=" + httpAddr[s], "SIMULATOR_INTERVAL=0", "LOG_LEVEL=info"}
 	}
+	secondInventory := servicetest.FreeAddr(t)
+	opts.inventoryAddr = func(int) string { return secondInventory }
 	// The tutorial's products, on a broker of our own. On a shared cluster
 	// (KAFKA_BROKERS) other tests and runs write to the same topics, so there
 	// the products and consumer groups are this run's own: orders of others
@@ -130,9 +135,9 @@ func TestShopEndToEnd(t *testing.T) {
 		}
 	}()
 
-	for _, s := range services {
-		url := "http://" + httpAddr[s] + "/readyz"
-		kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(url) == http.StatusOK }, "%s not ready", s)
+	for _, addr := range append(slices.Collect(maps.Values(httpAddr)), secondInventory) {
+		url := "http://" + addr + "/readyz"
+		kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(url) == http.StatusOK }, "%s not ready", url)
 	}
 
 	// The tutorial's sample order, three times, under ids of this run so that
@@ -228,6 +233,14 @@ func TestShopEndToEnd(t *testing.T) {
 		}, "logging-service printed %s fewer than %d times", action, n)
 	}
 
+	// Either inventory instance answers for both products, whichever owns them.
+	wantStock := fmt.Sprintf(`{%q:109,%q:106}`, p1, p2)
+	for _, addr := range []string{httpAddr["inventory-service"], secondInventory} {
+		url := "http://" + addr + "/stock"
+		kafkatest.Eventually(t, 30*time.Second, func() bool { return httpBody(url) == wantStock },
+			"GET %s = %s, want %s", url, httpBody(url), wantStock)
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -248,6 +261,17 @@ func countLogged(out *syncBuffer, serviceName, action string) int {
 		}
 	}
 	return n
+}
+
+// httpBody returns the body of a GET of url, trimmed, or "" on failure.
+func httpBody(url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
 }
 
 func httpStatus(url string) int {

@@ -5,7 +5,9 @@
 //
 // It runs the binaries that `make build` puts in bin/. Any setting of the
 // services can be given in the environment, for example
-// SIMULATOR_INTERVAL=1s make run.
+// SIMULATOR_INTERVAL=1s make run. INVENTORY_INSTANCES=3 make run starts
+// three inventory-service instances in one consumer group; the first serves
+// HTTP on :8001, instance k on :801k.
 package main
 
 import (
@@ -18,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -47,8 +51,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&opts.bin, "bin", "bin", "directory holding devkafka and the service binaries")
 	fs.StringVar(&opts.kafkaAddr, "kafka-addr", "127.0.0.1:29092", "address for the embedded broker")
 	fs.DurationVar(&opts.grace, "grace", 20*time.Second, "how long each process may take to stop")
+	instances := 1
+	if v := os.Getenv("INVENTORY_INSTANCES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("INVENTORY_INSTANCES=%q: want a whole number of instances", v)
+		}
+		instances = n
+	}
+	fs.IntVar(&opts.inventoryInstances, "inventory-instances", instances, "inventory-service instances to run in one consumer group (default from INVENTORY_INSTANCES)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if opts.inventoryInstances < 1 || opts.inventoryInstances > 9 {
+		return fmt.Errorf("inventory instances: want 1 to 9, got %d", opts.inventoryInstances)
 	}
 	opts.color = isTerminal(os.Stdout) && out == os.Stdout
 	return runShop(ctx, opts, out)
@@ -65,6 +81,37 @@ type options struct {
 	env   map[string][]string
 	grace time.Duration
 	color bool
+	// inventoryInstances is how many inventory-service processes to run.
+	inventoryInstances int
+	// inventoryAddr is the HTTP address of inventory instance k (2 and up);
+	// nil means :801k.
+	inventoryAddr func(k int) string
+}
+
+// processes returns the service processes to start, in order: name, binary
+// and extra environment.
+func (o options) processes() []process {
+	var ps []process
+	for _, name := range services {
+		ps = append(ps, process{name: name, binary: name, env: o.env[name]})
+		if name != "inventory-service" {
+			continue
+		}
+		for k := 2; k <= o.inventoryInstances; k++ {
+			addr := fmt.Sprintf(":%d", 8010+k)
+			if o.inventoryAddr != nil {
+				addr = o.inventoryAddr(k)
+			}
+			env := append(slices.Clone(o.env[name]), "HTTP_ADDR="+addr)
+			ps = append(ps, process{name: fmt.Sprintf("%s-%d", name, k), binary: name, env: env})
+		}
+	}
+	return ps
+}
+
+type process struct {
+	name, binary string
+	env          []string
 }
 
 func runShop(ctx context.Context, opts options, out io.Writer) error {
@@ -98,9 +145,9 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 		}
 	}
 
-	for i, name := range services {
-		env := append([]string{"KAFKA_BROKERS=" + opts.kafkaAddr}, opts.env[name]...)
-		p, err := start(i+1, name, filepath.Join(opts.bin, name), nil, env, w)
+	for i, sp := range opts.processes() {
+		env := append([]string{"KAFKA_BROKERS=" + opts.kafkaAddr}, sp.env...)
+		p, err := start(i+1, sp.name, filepath.Join(opts.bin, sp.binary), nil, env, w)
 		if err != nil {
 			return errors.Join(err, stopAll(procs, opts.grace, !opts.externalKafka))
 		}
