@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 )
@@ -16,22 +17,36 @@ import (
 // It reads committed records only. Its end of a partition is the high
 // watermark, so the topics it reads must not be written in transactions.
 type Reader struct {
+	cfg    Config
 	client sarama.Client
 }
 
 // NewReader connects to the cluster described by cfg.
 func NewReader(cfg Config) (*Reader, error) {
+	client, err := newReaderClient(cfg, 50*time.Millisecond)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{cfg: cfg, client: client}, nil
+}
+
+// newReaderClient connects a client whose fetches wait at most maxWait for
+// data. A broker answers the requests of one connection in order, so a
+// fetch waiting at the end of a partition holds up every request behind it:
+// restores, which share a connection and ask for offsets, want it short.
+func newReaderClient(cfg Config, maxWait time.Duration) (sarama.Client, error) {
 	sc, err := cfg.sarama()
 	if err != nil {
 		return nil, err
 	}
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted
 	sc.Consumer.Return.Errors = true
+	sc.Consumer.MaxWaitTime = maxWait
 	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new reader: %w", err)
 	}
-	return &Reader{client: client}, nil
+	return client, nil
 }
 
 // Close disconnects.
@@ -66,7 +81,7 @@ func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int3
 		return 0, nil
 	}
 	n := 0
-	err = r.consume(ctx, topic, partition, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+	err = consume(ctx, r.client, topic, partition, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
 		n++
 		if err := fn(messageFromSarama(cm)); err != nil {
 			return false, err
@@ -79,18 +94,24 @@ func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int3
 // Follow reads every partition of topic from its oldest record on and calls
 // fn for each record, until ctx ends; it returns nil then. Calls for one
 // partition come in offset order; calls for different partitions run
-// concurrently.
+// concurrently. It uses a connection of its own, whose fetches wait at the
+// end of the partitions for new records.
 func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) error {
 	n, err := r.Partitions(topic)
 	if err != nil {
 		return err
 	}
+	client, err := newReaderClient(r.cfg, 500*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		p := int32(i)
 		wg.Go(func() {
-			errs[i] = r.consume(ctx, topic, p, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+			errs[i] = consume(ctx, client, topic, p, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
 				fn(messageFromSarama(cm))
 				return true, nil
 			})
@@ -105,9 +126,9 @@ func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) er
 
 // consume reads partition from offset, calling fn for each record until fn
 // reports false or fails, or ctx ends (ctx's error is returned).
-func (r *Reader) consume(ctx context.Context, topic string, partition int32, offset int64,
+func consume(ctx context.Context, client sarama.Client, topic string, partition int32, offset int64,
 	fn func(*sarama.ConsumerMessage) (bool, error)) error {
-	consumer, err := sarama.NewConsumerFromClient(r.client)
+	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
 		return fmt.Errorf("kafka: reader: %w", err)
 	}
