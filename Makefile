@@ -10,6 +10,7 @@ $(error cannot list the workspace's modules: run make from the repository root w
 endif
 # Every command to build into bin/: directory of its main package.
 CMDS := deploy/devkafka deploy/localrun $(wildcard services/*-service)
+CMDS += deploy/bench
 BIN := $(CURDIR)/bin
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 # The cluster the integration tests use: empty means an embedded broker per
@@ -85,6 +86,10 @@ fuzz: ## Fuzz the three event decoders, each for FUZZTIME (default 30s)
 .PHONY: run
 run: build ## Run the broker and the four services, no Docker (Ctrl-C stops all)
 	@$(BIN)/localrun -bin $(BIN)
+
+.PHONY: bench
+bench: build ## Measure drain, memory, ingest and end-to-end latency; print a table (about a minute)
+	@$(BIN)/bench -bin $(BIN)
 
 .PHONY: devkafka
 devkafka: build ## Run the embedded broker on 127.0.0.1:29092

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// lineFunc receives each line a process writes, without its newline. It is
+// called from one goroutine per output stream, so it must be safe for
+// concurrent use, and it must not keep line: the buffer is reused.
+type lineFunc func(line []byte)
+
+// process is a service binary running as a child of the harness.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // cmd.Wait's result, valid once done is closed
+}
+
+// startProcess runs path with env added to the harness's environment (a
+// later setting of a variable wins). Both output streams are read to their
+// end, each line passed to onLine when it is not nil, so that the child never
+// blocks writing its log.
+func startProcess(name, path string, env []string, onLine lineFunc) (*process, error) {
+	cmd := exec.Command(path)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = sysProcAttr()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
+	var reading sync.WaitGroup
+	for _, r := range []io.Reader{stdout, stderr} {
+		reading.Go(func() { readLines(r, onLine) })
+	}
+	go func() {
+		reading.Wait() // cmd.Wait closes the pipes: read them to the end first
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// readLines passes each line of r to onLine until r ends.
+func readLines(r io.Reader, onLine lineFunc) {
+	if onLine == nil {
+		_, _ = io.Copy(io.Discard, r)
+		return
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		onLine(sc.Bytes())
+	}
+	// A line longer than the buffer ends the scan; keep draining.
+	_, _ = io.Copy(io.Discard, r)
+}
+
+// exited returns the process's exit error, or errStillRunning.
+func (p *process) exited() error {
+	select {
+	case <-p.done:
+		if p.err != nil {
+			return fmt.Errorf("%s exited: %w", p.name, p.err)
+		}
+		return fmt.Errorf("%s exited", p.name)
+	default:
+		return errStillRunning
+	}
+}
+
+var errStillRunning = errors.New("still running")
+
+// stop asks the process to terminate and kills it if it has not exited
+// within grace. A process that exits on SIGTERM with status 0 stopped cleanly.
+func (p *process) stop(grace time.Duration) error {
+	select {
+	case <-p.done:
+		return p.waitErr()
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		return p.waitErr()
+	case <-timer.C:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not stop within %s and was killed", p.name, grace)
+	}
+}
+
+func (p *process) waitErr() error {
+	if p.err != nil {
+		return fmt.Errorf("%s: %w", p.name, p.err)
+	}
+	return nil
+}
+
+// peakRSS returns the most resident memory the process has used so far
+// (VmHWM), in bytes.
+func (p *process) peakRSS() (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS of %s: %w", p.name, err)
+	}
+	n, err := parseVmHWM(status)
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS of %s: %w", p.name, err)
+	}
+	return n, nil
+}
+
+// parseVmHWM reads the VmHWM line of a /proc/PID/status file, which the
+// kernel writes in kB (KiB), and returns it in bytes.
+func parseVmHWM(status []byte) (int64, error) {
+	for line := range bytes.Lines(status) {
+		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
+		if !ok {
+			continue
+		}
+		fields := bytes.Fields(rest)
+		if len(fields) != 2 || string(fields[1]) != "kB" {
+			return 0, fmt.Errorf("unexpected VmHWM line %q", bytes.TrimSpace(line))
+		}
+		kib, err := strconv.ParseInt(string(fields[0]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("unexpected VmHWM line %q: %w", bytes.TrimSpace(line), err)
+		}
+		return kib * 1024, nil
+	}
+	return 0, errors.New("no VmHWM line (not Linux?)")
+}
