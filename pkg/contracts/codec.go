@@ -3,6 +3,7 @@ package contracts
 import (
 	"bytes"
 	"encoding/json"
+	jsonv2 "encoding/json/v2"
 	"fmt"
 	"io"
 	"math"
@@ -44,7 +45,7 @@ func Encode(e Event) ([]byte, error) {
 // Every error satisfies errors.Is(err, ErrInvalid) and is a *ValidationError
 // naming each offending field.
 func DecodeOrder(b []byte) (Order, error) {
-	return decode(EventTypeNewOrder, b, func(c *checker, obj object) Order {
+	return decode(EventTypeNewOrder, b, fastOrder, func(c *checker, obj object) Order {
 		return Order{
 			OrderID:    c.readString(obj, "orderId"),
 			CustomerID: c.readString(obj, "customerId"),
@@ -56,7 +57,7 @@ func DecodeOrder(b []byte) (Order, error) {
 // DecodeInventoryEmpty decodes and validates an inventory-empty-topic body,
 // with the same rules as DecodeOrder.
 func DecodeInventoryEmpty(b []byte) (InventoryEmpty, error) {
-	return decode(EventTypeInventoryEmpty, b, func(c *checker, obj object) InventoryEmpty {
+	return decode(EventTypeInventoryEmpty, b, fastInventoryEmpty, func(c *checker, obj object) InventoryEmpty {
 		return InventoryEmpty{ProductID: c.readString(obj, "productId")}
 	})
 }
@@ -64,7 +65,7 @@ func DecodeInventoryEmpty(b []byte) (InventoryEmpty, error) {
 // DecodeLoggingAction decodes and validates a new-logging-action-topic body,
 // with the same rules as DecodeOrder.
 func DecodeLoggingAction(b []byte) (LoggingAction, error) {
-	return decode(EventTypeLoggingAction, b, func(c *checker, obj object) LoggingAction {
+	return decode(EventTypeLoggingAction, b, fastLoggingAction, func(c *checker, obj object) LoggingAction {
 		return LoggingAction{
 			ServiceName: c.readString(obj, "serviceName"),
 			Action:      c.readString(obj, "action"),
@@ -76,7 +77,18 @@ func DecodeLoggingAction(b []byte) (LoggingAction, error) {
 // The read functions apply the rules already; running the event's own checks
 // as well costs little (fields already reported are skipped) and guarantees
 // that decoding never accepts what Validate refuses.
-func decode[E interface{ check(*checker) }](eventType string, b []byte, read func(*checker, object) E) (E, error) {
+func decode[E interface{ check(*checker) }](eventType string, b []byte, fast func([]byte) (E, bool), read func(*checker, object) E) (E, error) {
+	// Most bodies are valid: take them in one typed pass, a third of the
+	// cost of the generic one. Anything it does not take whole (a missing
+	// or null member, a quantity written 3.0, a duplicate or misspelt name, a
+	// body that breaks the contract) goes the generic way, which decides
+	// alone and names every problem.
+	if e, ok := fast(b); ok {
+		var fc checker
+		if e.check(&fc); fc.err() == nil {
+			return e, nil
+		}
+	}
 	var zero E
 	c := checker{eventType: eventType}
 	obj, ok := c.parse(b)
@@ -89,6 +101,55 @@ func decode[E interface{ check(*checker) }](eventType string, b []byte, read fun
 		return zero, err
 	}
 	return e, nil
+}
+
+// The fast decoders read a body in one typed pass. They report false for
+// anything but a JSON object in which every member the contract requires is
+// present, not null and of its type; encoding/json/v2 matches names exactly,
+// refuses duplicate names and ignores unknown ones, as the generic path does.
+
+func fastOrder(b []byte) (Order, bool) {
+	var w struct {
+		OrderID    *string `json:"orderId"`
+		CustomerID *string `json:"customerId"`
+		Products   []struct {
+			ProductID  *string  `json:"productId"`
+			Quantity   *int     `json:"quantity"`
+			TotalPrice *float64 `json:"totalPrice"`
+		} `json:"products"`
+	}
+	if jsonv2.Unmarshal(b, &w) != nil || w.OrderID == nil || w.CustomerID == nil {
+		return Order{}, false
+	}
+	o := Order{OrderID: *w.OrderID, CustomerID: *w.CustomerID, Products: make([]OrderLine, len(w.Products))}
+	for i, l := range w.Products {
+		if l.ProductID == nil || l.Quantity == nil || l.TotalPrice == nil {
+			return Order{}, false
+		}
+		o.Products[i] = OrderLine{ProductID: *l.ProductID, Quantity: *l.Quantity, TotalPrice: *l.TotalPrice}
+	}
+	return o, true
+}
+
+func fastInventoryEmpty(b []byte) (InventoryEmpty, bool) {
+	var w struct {
+		ProductID *string `json:"productId"`
+	}
+	if jsonv2.Unmarshal(b, &w) != nil || w.ProductID == nil {
+		return InventoryEmpty{}, false
+	}
+	return InventoryEmpty{ProductID: *w.ProductID}, true
+}
+
+func fastLoggingAction(b []byte) (LoggingAction, bool) {
+	var w struct {
+		ServiceName *string `json:"serviceName"`
+		Action      *string `json:"action"`
+	}
+	if jsonv2.Unmarshal(b, &w) != nil || w.ServiceName == nil || w.Action == nil {
+		return LoggingAction{}, false
+	}
+	return LoggingAction{ServiceName: *w.ServiceName, Action: *w.Action}, true
 }
 
 // object is a decoded JSON object together with its path in the body.
