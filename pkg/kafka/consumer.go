@@ -127,11 +127,11 @@ func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
 // handlers in Retry and DeadLetter so that only a stop or a failed dead-letter
 // publish ever gets that far.
 type Consumer struct {
-	group sarama.ConsumerGroup
-	cfg   GroupConfig
-	open  OpenFunc
-	log   *zap.Logger
-	claims  atomic.Pointer[map[string][]int32]
+	group  sarama.ConsumerGroup
+	cfg    GroupConfig
+	open   OpenFunc
+	log    *zap.Logger
+	claims atomic.Pointer[map[string][]int32]
 
 	// Failures in a row, for Healthy: sessions that could not start (reset
 	// when one starts) and handler errors that ended a session (reset when

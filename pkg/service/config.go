@@ -24,6 +24,7 @@ type Base struct {
 	LogLevel               string        `config:"log_level" help:"debug, info, warn or error"`
 	LogFormat              string        `config:"log_format" help:"console (for people) or json (for machines)"`
 	ShutdownTimeout        time.Duration `config:"shutdown_timeout" help:"how long a graceful stop may take"`
+	Pprof                  bool          `config:"pprof" help:"serve Go's runtime profiles at /debug/pprof/ on the HTTP port"`
 }
 
 // DefaultBase returns the defaults shared by all services, listening on

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -160,6 +161,11 @@ func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, er
 	a.health = health.New()
 	a.health.AddReadiness("kafka", a.pinger.Ping)
 	a.health.Register(a.mux)
+	if base.Pprof {
+		a.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		a.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		a.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return a, nil
 }
 
