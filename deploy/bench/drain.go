@@ -43,6 +43,9 @@ type serviceDrain struct {
 	caughtUp time.Duration
 	topics   []string
 	peakRSS  int64
+	// cpu is the CPU time the process used, from its start to the end of
+	// the drain.
+	cpu time.Duration
 }
 
 // runDrain writes opts.orders sample orders to new-order-topic, then starts
@@ -81,8 +84,13 @@ func runDrain(ctx context.Context, opts options) (res drainResult, err error) {
 		if err != nil {
 			return res, fmt.Errorf("drain: %w", err)
 		}
+		cpu, err := s.cpuTime()
+		if err != nil {
+			return res, fmt.Errorf("drain: %w", err)
+		}
 		res.services = append(res.services, serviceDrain{
-			name: s.name, group: tb.group(s.name), caughtUp: w.caughtUp[s.name].Sub(start), topics: w.progress[s.name].topics, peakRSS: rss,
+			name: s.name, group: tb.group(s.name), caughtUp: w.caughtUp[s.name].Sub(start), topics: w.progress[s.name].topics,
+			peakRSS: rss, cpu: cpu,
 		})
 	}
 	return res, nil

@@ -131,6 +131,47 @@ func (p *process) peakRSS() (int64, error) {
 	return n, nil
 }
 
+// cpuTime returns the CPU time (user and system) the process has used so
+// far.
+func (p *process) cpuTime() (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, fmt.Errorf("CPU time of %s: %w", p.name, err)
+	}
+	d, err := parseCPUTime(stat)
+	if err != nil {
+		return 0, fmt.Errorf("CPU time of %s: %w", p.name, err)
+	}
+	return d, nil
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat's times:
+// 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// parseCPUTime reads utime and stime, fields 14 and 15 of /proc/PID/stat.
+// The command name, field 2, may hold spaces, so fields count from the last
+// closing parenthesis.
+func parseCPUTime(stat []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc/PID/stat: no command name")
+	}
+	fields := bytes.Fields(stat[i+1:]) // fields[0] is field 3, the state
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/PID/stat: %d fields", len(fields)+2)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(string(f), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("unexpected /proc/PID/stat time %q", f)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
 // parseVmHWM reads the VmHWM line of a /proc/PID/status file, which the
 // kernel writes in kB (KiB), and returns it in bytes.
 func parseVmHWM(status []byte) (int64, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseVmHWM(t *testing.T) {
@@ -71,5 +72,18 @@ func TestParseOptions(t *testing.T) {
 		if _, err := parseOptions(args, &strings.Builder{}); err == nil {
 			t.Errorf("parseOptions(%q) accepted it, want an error", args)
 		}
+	}
+}
+
+func TestParseCPUTime(t *testing.T) {
+	t.Parallel()
+	// Field 2, the command, may hold spaces and parentheses.
+	stat := []byte("4242 (inv (x) y) S 1 4242 4242 0 -1 4194560 1302 0 0 0 250 37 0 0 20 0 9 0 3550 1 2 3\n")
+	got, err := parseCPUTime(stat)
+	if err != nil || got != 2870*time.Millisecond {
+		t.Errorf("parseCPUTime = %v, %v; want 2.87s (250+37 ticks)", got, err)
+	}
+	if _, err := parseCPUTime([]byte("4242 (inv) S 1 2")); err == nil {
+		t.Error("parseCPUTime of a short line: no error")
 	}
 }

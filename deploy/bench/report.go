@@ -63,10 +63,14 @@ func (t *table) addDrain(r drainResult) {
 			count(r.want.updated), count(r.want.refills), count(r.want.empties), count(extra)))
 }
 
-// addMemory adds each consumer's peak memory during the drain.
+// addMemory adds each consumer's peak memory and CPU time during the drain.
 func (t *table) addMemory(r drainResult) {
 	for _, s := range r.services {
 		t.add("memory", s.name, mebibytes(s.peakRSS), "peak RSS (VmHWM) during drain")
+	}
+	for _, s := range r.services {
+		t.add("cpu", s.name, duration(s.cpu), fmt.Sprintf("CPU time (user+system) from start to drained, %.0f µs per order",
+			float64(s.cpu.Microseconds())/float64(max(r.orders, 1))))
 	}
 }
 
