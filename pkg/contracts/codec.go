@@ -3,6 +3,7 @@ package contracts
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/json/jsontext"
 	jsonv2 "encoding/json/v2"
 	"fmt"
 	"io"
@@ -22,16 +23,14 @@ func Encode(e Event) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// JSON.stringify leaves <, > and & alone; json.Marshal escapes them for
+	// JSON.stringify leaves <, > and & alone; encoding/json escapes them for
 	// the sake of HTML, which would make our bodies differ from kafkajs'.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
+	// U+2028 and U+2029 stay escaped, as encoding/json has always done.
+	b, err := jsonv2.Marshal(e, jsontext.EscapeForHTML(false), jsontext.EscapeForJS(true))
+	if err != nil {
 		return nil, fmt.Errorf("encode %s event: %w", e.EventType(), err)
 	}
-	// Encoder ends every value with a newline; JSON.stringify does not.
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return b, nil
 }
 
 // DecodeOrder decodes and validates a new-order-topic body.

@@ -152,30 +152,53 @@ func (c *checker) err() error {
 // can look up a product or an order by it. Invalid UTF-8 is refused because
 // JSON cannot carry it; encoding would silently replace it.
 func (c *checker) text(field, s string) {
-	switch {
-	case s == "":
-		c.add(field, reasonRequired)
-	case strings.TrimSpace(s) == "":
-		c.add(field, reasonBlank)
-	case !utf8.ValidString(s):
-		c.add(field, reasonUTF8)
+	if reason := textProblem(s); reason != "" {
+		c.add(field, reason)
 	}
 }
 
 func (c *checker) quantity(field string, q int) {
-	switch {
-	case q < 1:
-		c.add(field, reasonPositiveInteger)
-	case q > maxQuantity:
-		c.add(field, reasonTooMany)
+	if reason := quantityProblem(q); reason != "" {
+		c.add(field, reason)
 	}
 }
 
 func (c *checker) price(field string, p float64) {
+	if reason := priceProblem(p); reason != "" {
+		c.add(field, reason)
+	}
+}
+
+// The problem functions return why a value breaks the contract, or "".
+
+func textProblem(s string) string {
+	switch {
+	case s == "":
+		return reasonRequired
+	case strings.TrimSpace(s) == "":
+		return reasonBlank
+	case !utf8.ValidString(s):
+		return reasonUTF8
+	}
+	return ""
+}
+
+func quantityProblem(q int) string {
+	switch {
+	case q < 1:
+		return reasonPositiveInteger
+	case q > maxQuantity:
+		return reasonTooMany
+	}
+	return ""
+}
+
+func priceProblem(p float64) string {
 	switch {
 	case math.IsNaN(p) || math.IsInf(p, 0):
-		c.add(field, reasonFinite)
+		return reasonFinite
 	case p < 0:
-		c.add(field, reasonNegative)
+		return reasonNegative
 	}
+	return ""
 }

@@ -57,8 +57,16 @@ func (o Order) check(c *checker) {
 		c.add("products", reasonNoProducts)
 	}
 	for i, line := range o.Products {
-		line.check(c, linePath(i))
+		// The line's path is built only for a line that needs it: valid
+		// orders are the common case and fmt is not free.
+		if !line.valid() {
+			line.check(c, linePath(i))
+		}
 	}
+}
+
+func (l OrderLine) valid() bool {
+	return textProblem(l.ProductID) == "" && quantityProblem(l.Quantity) == "" && priceProblem(l.TotalPrice) == ""
 }
 
 func (l OrderLine) check(c *checker, path string) {
