@@ -145,6 +145,7 @@ func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, er
 	}
 	fail := func(err error) (*App, error) {
 		a.close()
+		_ = log.Sync()
 		return nil, err
 	}
 	if err := a.waitForKafka(ctx); err != nil {
@@ -296,6 +297,8 @@ func (a *App) Go(task func(ctx context.Context) error) { a.tasks = append(a.task
 // them fails, then stops them all and closes the Kafka clients. The producer
 // is closed last: consumers publish while they finish in-flight messages.
 func (a *App) Run(ctx context.Context) error {
+	// Sync flushes the logger's buffer; stderr itself may refuse to sync.
+	defer func() { _ = a.Log.Sync() }()
 	defer a.close()
 	g, ctx := errgroup.WithContext(ctx)
 	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
