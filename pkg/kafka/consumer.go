@@ -225,9 +225,11 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 	sc.Consumer.Offsets.AutoCommit.Enable = true
 	sc.Consumer.Offsets.AutoCommit.Interval = gc.CommitInterval
 	sc.Consumer.Return.Errors = true
-	// A batch is what the partition's channel holds; a deeper channel lets a
-	// busy handler find a full batch waiting.
-	sc.ChannelBufferSize = max(sc.ChannelBufferSize, gc.MaxBatch)
+	// Fetch at most 256 KiB per partition at a time (sarama's default is
+	// 1 MiB): a fetch response is held in memory while its records wait in
+	// the partition's channel, and a smaller one keeps a service that reads
+	// a dozen partitions in tens of megabytes without slowing it down.
+	sc.Consumer.Fetch.Default = 256 << 10
 	// Read only committed data: harmless without transactions, and correct the
 	// day a producer in the system uses them.
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted
