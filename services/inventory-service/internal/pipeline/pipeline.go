@@ -220,19 +220,20 @@ func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*
 			out = append(out, p.deadLetter(m, err))
 			continue
 		}
-		log := p.log.With(zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID))
+		order, product := zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID)
 		switch {
 		case o.Duplicate:
-			log.Info("order line applied before, skipped", zap.Int("line", r.Line),
+			p.log.Info("order line applied before, skipped", order, product, zap.Int("line", r.Line),
 				zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset))
 			continue
 		case o.Unknown:
-			log.Warn("unknown product, order line not applied", zap.Int("quantity", r.Quantity))
+			p.log.Warn("unknown product, order line not applied", order, product, zap.Int("quantity", r.Quantity))
 		default:
 			changed[r.ProductID] = true
-			log.Info("inventory updated", zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
+			p.log.Info("inventory updated", order, product, zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
 			if o.Taken.Refilled {
-				log.Info("inventory empty, product refilled", zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level))
+				p.log.Info("inventory empty, product refilled", order, product,
+					zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level))
 			}
 		}
 		recs, err := p.events.Records(correlation.With(ctx, eventbus.CorrelationOf(m)), o.Events(r.ProductID)...)

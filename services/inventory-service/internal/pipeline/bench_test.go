@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
+)
+
+// discard is a Publisher that acknowledges everything at once.
+type discard struct{ records int }
+
+func (d *discard) Publish(_ context.Context, recs ...kafka.Record) error {
+	d.records += len(recs)
+	return nil
+}
+
+func benchPipeline(pub kafka.Publisher) *Pipeline {
+	set := Settings{
+		Topics:        TopicsFor("bench"),
+		Initial:       map[string]int{"PRODUCT-123": 109, "PRODUCT-321": 109},
+		Policy:        inventory.Policy{Threshold: 100, RefillLevel: 109},
+		OrderIDWindow: time.Hour,
+	}
+	return New(set, pub, eventbus.NewPublisher(pub, "bench"), nil, kafka.DeadLetters{Topic: "dlt", Group: "bench"}, zap.NewNop())
+}
+
+// BenchmarkSplit is the inventory's per-order cost of its first step, on a
+// batch of 500 sample orders, without Kafka: decode, dedupe, reservations.
+func BenchmarkSplit(b *testing.B) {
+	pub := &discard{}
+	p := benchPipeline(pub)
+	pub2 := eventbus.NewPublisher(pub, "bench")
+	const batch = 500
+	msgs := make([]*kafka.Message, batch)
+	for i := range msgs {
+		order := contracts.SampleOrder()
+		order.OrderID = fmt.Sprintf("ORDER-%d", i)
+		recs, err := pub2.Records(context.Background(), order)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = &kafka.Message{Topic: contracts.TopicNewOrder, Offset: int64(i), Value: recs[0].Value, Headers: recs[0].Headers, Timestamp: time.Now()}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		// A fresh memory of order ids each time, or every order would be
+		// a repeat after the first round.
+		if err := p.split(context.Background(), inventory.NewOrders(time.Hour), msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/order")
+}
+
+// BenchmarkApply is the per-line cost of the second step: decode a
+// reservation, apply the rule, build its events and the state record.
+func BenchmarkApply(b *testing.B) {
+	pub := &discard{}
+	p := benchPipeline(pub)
+	const batch = 500
+	msgs := make([]*kafka.Message, batch)
+	for i := range msgs {
+		r := inventory.Reservation{OrderID: fmt.Sprintf("ORDER-%d", i), ProductID: "PRODUCT-123", Quantity: 3,
+			Source: inventory.Source{Offset: int64(i)}}
+		rec := reservationRecord(p.set.Topics.Reservations, r, "corr")
+		msgs[i] = &kafka.Message{Topic: rec.Topic, Offset: int64(i), Value: rec.Value, Headers: rec.Headers}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		// A fresh ledger each time, or every line would be a duplicate
+		// after the first round.
+		ledger, err := inventory.NewLedger(p.set.Initial, p.set.Policy)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.apply(context.Background(), ledger, msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/line")
+}
