@@ -307,3 +307,20 @@ func TestNewLedgerRejects(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLedgerApply is the cost of the tutorial's rule for one order
+// line, dedupe included.
+func BenchmarkLedgerApply(b *testing.B) {
+	ledger, err := inventory.NewLedger(tutorialLevels(), tutorialPolicy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := inventory.Reservation{OrderID: "O", ProductID: "PRODUCT-123", Quantity: 3}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Source.Offset++
+		if o, err := ledger.Apply(r); err != nil || o.Duplicate {
+			b.Fatalf("Apply = %+v, %v", o, err)
+		}
+	}
+}
