@@ -12,8 +12,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"errors"
 	"fmt"
 	"io"
@@ -128,6 +131,17 @@ func decodeOrder(body []byte, newID func() string) (contracts.Order, error) {
 // of duplicate members win, so both agree on what orderId is. A body that is
 // not a JSON object is left for DecodeOrder to report.
 func withOrderID(body []byte, newID func() string) ([]byte, bool) {
+	// Most bodies are objects without duplicate members: look at orderId
+	// alone and, when it is absent, add it at the end of the text.
+	var probe struct {
+		OrderID jsontext.Value `json:"orderId"`
+	}
+	if jsonv2.Unmarshal(body, &probe) == nil {
+		if !isAbsent(json.RawMessage(probe.OrderID)) {
+			return nil, false
+		}
+		return appendMember(body, "orderId", newID())
+	}
 	var members map[string]json.RawMessage
 	if json.Unmarshal(body, &members) != nil || members == nil || !isAbsent(members["orderId"]) {
 		return nil, false
@@ -142,6 +156,29 @@ func withOrderID(body []byte, newID func() string) ([]byte, bool) {
 		return nil, false
 	}
 	return withID, true
+}
+
+// appendMember returns the JSON object text obj with a member name: value
+// added last, where it wins over a member of the same name before it. It
+// reports false if obj is not an object (a JSON null, say).
+func appendMember(obj []byte, name, value string) ([]byte, bool) {
+	text := bytes.TrimRight(obj, " \t\r\n")
+	if len(text) < 2 || text[len(text)-1] != '}' {
+		return nil, false
+	}
+	inner := bytes.TrimSpace(text[bytes.IndexByte(text, '{')+1 : len(text)-1])
+	out := make([]byte, 0, len(text)+len(name)+len(value)+8)
+	out = append(out, text[:len(text)-1]...)
+	if len(inner) > 0 {
+		out = append(out, ',')
+	}
+	out, _ = jsontext.AppendQuote(out, name)
+	out = append(out, ':')
+	out, err := jsontext.AppendQuote(out, value)
+	if err != nil {
+		return nil, false
+	}
+	return append(out, '}'), true
 }
 
 // isAbsent reports whether a member's JSON text leaves the value out, in the

@@ -125,6 +125,8 @@ func TestPostOrderPlacesAValidOrder(t *testing.T) {
 		{name: "orderId null gets a fresh id", req: request{body: strings.Replace(sampleBody, `"ORDER-123"`, ` null `, 1)}, wantID: "ORDER-1"},
 		{name: "orderId empty gets a fresh id", req: request{body: strings.Replace(sampleBody, `"ORDER-123"`, `""`, 1)}, wantID: "ORDER-1"},
 		{name: "last of duplicate orderIds wins", req: request{body: `{"orderId":"FIRST",` + sampleBody[1:]}, wantID: "ORDER-123"},
+		{name: "a null last of duplicate orderIds gets a fresh id", req: request{body: sampleBody[:len(sampleBody)-1] + `,"orderId":null}`}, wantID: "ORDER-1"},
+		{name: "orderId missing, whitespace around the object", req: request{body: " \n" + sampleWithout + " \n\t"}, wantID: "ORDER-1"},
 		{
 			name:   "unknown members ignored",
 			req:    request{body: `{"coupon":"X","customerId":"CUSTOMER-123","products":[{"productId":"PRODUCT-123","quantity":3,"totalPrice":80,"gift":true},{"productId":"PRODUCT-321","quantity":1,"totalPrice":233}]}`},
