@@ -126,9 +126,10 @@ func publishOrders(t *testing.T, cfg kafka.Config, run, p1, p2 string, n int) {
 
 // child is the service running in a child process.
 type child struct {
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	err    error         // cmd.Wait's result, set before exited is closed
+	cmd     *exec.Cmd
+	logPath string        // the process's standard output and error
+	exited  chan struct{} // closed when the process has exited
+	err     error         // cmd.Wait's result, set before exited is closed
 }
 
 // startService runs the service's main in a child process (the test binary
@@ -153,7 +154,7 @@ func startService(t *testing.T, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start service: %v", err)
 	}
-	s := &child{cmd: cmd, exited: make(chan struct{})}
+	s := &child{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
 	go func() {
 		s.err = cmd.Wait()
 		close(s.exited)
@@ -166,11 +167,23 @@ func startService(t *testing.T, args ...string) *child {
 			<-s.exited
 		}
 		if t.Failed() {
-			log, _ := os.ReadFile(logPath)
-			t.Logf("service output:\n%s", log)
+			t.Logf("service output:\n%s", logTail(logPath, 64<<10))
 		}
 	})
 	return s
+}
+
+// logTail returns the last limit bytes of the file at path: a service that
+// logs every order line writes megabytes under a long test.
+func logTail(path string, limit int64) string {
+	log, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if cut := int64(len(log)) - limit; cut > 0 {
+		return fmt.Sprintf("[first %d bytes left out]\n%s", cut, log[cut:])
+	}
+	return string(log)
 }
 
 // stop sends SIGTERM and expects a clean exit within the shutdown timeout.
