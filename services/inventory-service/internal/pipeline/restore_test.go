@@ -1,0 +1,241 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
+	"github.com/eventshop/eventshop/services/inventory-service/internal/pipeline"
+)
+
+// restoreProducts is how many products the restore tests hold, all on one
+// partition: the most the owner of one reservation partition of a shop that
+// size can have to restore before it applies a line.
+const restoreProducts = 10_000
+
+// TestRestoreTenThousandProducts opens a reservation partition whose stock
+// changelog holds two states of each of 10,000 products, as it does before
+// compaction, and logs how long the restore took. The state restored is
+// checked by what the partition's handler then does: a line the changelog
+// records as applied is skipped, a new one is taken from the restored stock.
+func TestRestoreTenThousandProducts(t *testing.T) {
+	t.Parallel()
+	f := newRestoreFixture(t, restoreProducts)
+
+	started := time.Now()
+	handle, err := f.pipe.Open(context.Background(), f.claim)
+	took := time.Since(started)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	restored := f.logs.FilterMessage("stock restored").All()
+	if len(restored) != 1 {
+		t.Fatalf("%d %q log entries, want 1", len(restored), "stock restored")
+	}
+	fields := restored[0].ContextMap()
+	if fields["products"] != int64(restoreProducts) || fields["records"] != int64(2*restoreProducts) {
+		t.Errorf("restore read %v products from %v records, want %d from %d",
+			fields["products"], fields["records"], restoreProducts, 2*restoreProducts)
+	}
+	t.Logf("restored %d products from %d changelog records in %s", restoreProducts, 2*restoreProducts, took)
+
+	// For a few products across the partition: the line the changelog
+	// records as the last applied from order partition 2 comes again, then
+	// the next order's line.
+	var msgs []*kafka.Message
+	want := map[string]inventory.Product{}
+	for _, k := range []int{0, 4_321, restoreProducts - 1} {
+		id, state := productID(k), currentState(k)
+		last := state.Applied[2]
+		msgs = append(msgs,
+			f.reservation(id, 2, last.Offset, last.Line, 3),
+			f.reservation(id, 2, last.Offset+1, 0, 3))
+		state.Stock -= 3
+		state.Lines++
+		state.Applied[2] = inventory.Mark{Offset: last.Offset + 1}
+		want[id] = state
+	}
+	if err := handle(context.Background(), msgs); err != nil {
+		t.Fatalf("handle: %v", err)
+	}
+	got := f.pub.states(t, f.topics.Stock)
+	if !maps.EqualFunc(got, want, equalProducts) {
+		t.Errorf("state published after the restore:\n%v\nwant\n%v", got, want)
+	}
+	if n := f.pub.count(contracts.TopicNewLoggingAction); n != len(want) {
+		t.Errorf("%d logging actions, want %d: one per line applied, none for a line skipped", n, len(want))
+	}
+}
+
+// BenchmarkRestore measures opening a reservation partition whose stock
+// changelog holds two states of each of 10,000 products.
+func BenchmarkRestore(b *testing.B) {
+	f := newRestoreFixture(b, restoreProducts)
+	for b.Loop() {
+		if _, err := f.pipe.Open(context.Background(), f.claim); err != nil {
+			b.Fatalf("open: %v", err)
+		}
+	}
+	b.ReportMetric(float64(restoreProducts)*float64(b.N)/b.Elapsed().Seconds(), "products/s")
+}
+
+// restoreFixture is a pipeline on a broker whose stock changelog holds the
+// state of many products on partition 0, and which publishes to a recorder.
+type restoreFixture struct {
+	pipe   *pipeline.Pipeline
+	topics pipeline.Topics
+	claim  kafka.Claim
+	pub    *recorder
+	logs   *observer.ObservedLogs
+	offset int64 // of the next reservation message made up
+}
+
+func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
+	tb.Helper()
+	kcfg := kafkatest.Config(tb)
+	group := kafkatest.Name(tb, "inventory")
+	initial := make(map[string]int, products)
+	for k := range products {
+		initial[productID(k)] = 100
+	}
+	set := pipeline.Settings{
+		Topics:        pipeline.TopicsFor(group),
+		Initial:       initial,
+		Policy:        inventory.Policy{Threshold: 10, RefillLevel: 100},
+		OrderIDWindow: time.Hour,
+	}
+	reader, err := kafka.NewReader(kcfg)
+	if err != nil {
+		tb.Fatalf("reader: %v", err)
+	}
+	tb.Cleanup(func() { _ = reader.Close() })
+	core, logs := observer.New(zap.InfoLevel)
+	pub := &recorder{}
+	pipe := pipeline.New(set, pub, eventbus.NewPublisher(pub, contracts.ServiceInventory), reader,
+		kafka.DeadLetters{Topic: kafka.DefaultDeadLetterTopic, Group: group}, zap.New(core))
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	onePartition := func(name string, configs map[string]string) kafka.TopicSpec {
+		return kafka.TopicSpec{Name: name, Partitions: 1, ReplicationFactor: 1, Configs: configs}
+	}
+	if err := kafka.EnsureTopics(ctx, kcfg, zap.NewNop(), pipe.TopicSpecs(onePartition)...); err != nil {
+		tb.Fatalf("topics: %v", err)
+	}
+
+	producer, err := kafka.NewProducer(kcfg)
+	if err != nil {
+		tb.Fatalf("producer: %v", err)
+	}
+	defer producer.Close()
+	// An outdated state of every product, then its current one.
+	for _, state := range []func(int) inventory.Product{outdatedState, currentState} {
+		for start := 0; start < products; start += 1000 {
+			var recs []kafka.Record
+			for k := start; k < min(start+1000, products); k++ {
+				body, err := json.Marshal(state(k))
+				if err != nil {
+					tb.Fatal(err)
+				}
+				recs = append(recs, kafka.Record{Topic: set.Topics.Stock, Key: []byte(productID(k)), Value: body})
+			}
+			if err := producer.Publish(ctx, recs...); err != nil {
+				tb.Fatalf("write changelog: %v", err)
+			}
+		}
+	}
+	return &restoreFixture{
+		pipe: pipe, topics: set.Topics, pub: pub, logs: logs,
+		claim: kafka.Claim{Topic: set.Topics.Reservations, Partition: 0},
+	}
+}
+
+func productID(k int) string { return fmt.Sprintf("PRODUCT-%05d", k) }
+
+// currentState is product k's state as the changelog has it last: lines
+// applied from each of six order partitions.
+func currentState(k int) inventory.Product {
+	p := inventory.Product{Stock: 50 + k%50, Lines: 6 * (k + 1), Refills: k % 7, Applied: map[int32]inventory.Mark{}}
+	for part := range int32(6) {
+		p.Applied[part] = inventory.Mark{Offset: int64(1000*k) + int64(part), Line: int(part) % 3}
+	}
+	return p
+}
+
+// outdatedState is a state of product k before currentState.
+func outdatedState(k int) inventory.Product {
+	p := currentState(k)
+	p.Stock, p.Lines = 99, p.Lines-1
+	p.Applied[2] = inventory.Mark{Offset: p.Applied[2].Offset - 1}
+	return p
+}
+
+// reservation returns a reservation record as the split stage writes it:
+// line of the order at orderOffset on order partition orderPartition.
+func (f *restoreFixture) reservation(id string, orderPartition int32, orderOffset int64, line, quantity int) *kafka.Message {
+	body := fmt.Sprintf(`{"orderId":"ORDER-%s-%d","line":%d,"productId":%q,"quantity":%d,"orderPartition":%d,"orderOffset":%d}`,
+		id, orderOffset, line, id, quantity, orderPartition, orderOffset)
+	f.offset++
+	return &kafka.Message{Topic: f.claim.Topic, Partition: f.claim.Partition, Offset: f.offset - 1,
+		Key: []byte(id), Value: []byte(body), Timestamp: time.Now()}
+}
+
+func equalProducts(a, b inventory.Product) bool {
+	return a.Stock == b.Stock && a.Lines == b.Lines && a.Refills == b.Refills && maps.Equal(a.Applied, b.Applied)
+}
+
+// recorder is a kafka.Publisher that keeps what it is given.
+type recorder struct {
+	mu      sync.Mutex
+	records []kafka.Record
+}
+
+func (r *recorder) Publish(_ context.Context, recs ...kafka.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.records = append(r.records, recs...)
+	return nil
+}
+
+func (r *recorder) count(topic string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, rec := range r.records {
+		if rec.Topic == topic {
+			n++
+		}
+	}
+	return n
+}
+
+// states returns the last state published for each product on topic.
+func (r *recorder) states(tb testing.TB, topic string) map[string]inventory.Product {
+	tb.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]inventory.Product{}
+	for _, rec := range r.records {
+		if rec.Topic != topic {
+			continue
+		}
+		var p inventory.Product
+		if err := json.Unmarshal(rec.Value, &p); err != nil {
+			tb.Fatalf("state of %s: %v", rec.Key, err)
+		}
+		out[string(rec.Key)] = p
+	}
+	return out
+}
