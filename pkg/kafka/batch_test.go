@@ -69,26 +69,9 @@ func startBatchConsumer(t *testing.T, cfg kafka.Config, gc kafka.GroupConfig, op
 	if err != nil {
 		t.Fatalf("NewBatchConsumer: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			runErr = <-done
-		})
-		return runErr
-	}
-	t.Cleanup(func() { _ = stop() })
-	return stop
+	return runConsumer(t, c)
 }
 
-// TestBatchesKeepPartitionOrderAndCommitAll publishes records before the
-// consumer starts, so partitions have many ready: they must come in batches
-// larger than one, bounded by MaxBatch, each partition in offset order, and
-// the committed offsets must cover everything.
 func TestBatchesKeepPartitionOrderAndCommitAll(t *testing.T) {
 	t.Parallel()
 	cfg := kafkatest.Config(t)

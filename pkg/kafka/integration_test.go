@@ -88,6 +88,13 @@ func startConsumer(t *testing.T, cfg kafka.Config, gc kafka.GroupConfig, h kafka
 	if err != nil {
 		t.Fatalf("NewConsumer: %v", err)
 	}
+	return c, runConsumer(t, c)
+}
+
+// runConsumer runs c until the test ends or the returned stop is called;
+// stop returns what Run returned.
+func runConsumer(t *testing.T, c *kafka.Consumer) func() error {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -101,7 +108,7 @@ func startConsumer(t *testing.T, cfg kafka.Config, gc kafka.GroupConfig, h kafka
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return c, stop
+	return stop
 }
 
 func TestProducerPartitionsLikeTheJavaClient(t *testing.T) {
