@@ -91,6 +91,11 @@ run: build ## Run the broker and the four services, no Docker (Ctrl-C stops all)
 bench: build ## Measure drain, memory, ingest and end-to-end latency; print a table (about a minute)
 	@$(BIN)/bench -bin $(BIN)
 
+.PHONY: chaos
+chaos: ## Prove the inventory exact at full size: 20,000 orders, instances killed and scaled (embedded broker, or KAFKA_BROKERS)
+	cd services/inventory-service && INVENTORY_PROOF_FULL=1 \
+		go test $(GOTEST_FLAGS) -run 'TestKillOneOfThree|TestScaleUpAndDown' -v .
+
 .PHONY: devkafka
 devkafka: build ## Run the embedded broker on 127.0.0.1:29092
 	$(BIN)/devkafka
