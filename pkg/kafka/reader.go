@@ -80,8 +80,13 @@ func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int3
 	if end <= oldest {
 		return 0, nil
 	}
+	consumer, err := sarama.NewConsumerFromClient(r.client)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: reader: %w", err)
+	}
+	defer consumer.Close()
 	n := 0
-	err = consume(ctx, r.client, topic, partition, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+	err = consume(ctx, consumer, topic, partition, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
 		n++
 		if err := fn(messageFromSarama(cm)); err != nil {
 			return false, err
@@ -95,7 +100,9 @@ func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int3
 // fn for each record, until ctx ends; it returns nil then. Calls for one
 // partition come in offset order; calls for different partitions run
 // concurrently. It uses a connection of its own, whose fetches wait at the
-// end of the partitions for new records.
+// end of the partitions for new records, and one consumer for all the
+// partitions, so that one fetch asks for all of them: a fetch per partition
+// would wait in line behind the others.
 func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) error {
 	n, err := r.Partitions(topic)
 	if err != nil {
@@ -106,12 +113,17 @@ func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) er
 		return err
 	}
 	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return fmt.Errorf("kafka: reader: %w", err)
+	}
+	defer consumer.Close()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		p := int32(i)
 		wg.Go(func() {
-			errs[i] = consume(ctx, client, topic, p, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+			errs[i] = consume(ctx, consumer, topic, p, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
 				fn(messageFromSarama(cm))
 				return true, nil
 			})
@@ -126,13 +138,8 @@ func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) er
 
 // consume reads partition from offset, calling fn for each record until fn
 // reports false or fails, or ctx ends (ctx's error is returned).
-func consume(ctx context.Context, client sarama.Client, topic string, partition int32, offset int64,
+func consume(ctx context.Context, consumer sarama.Consumer, topic string, partition int32, offset int64,
 	fn func(*sarama.ConsumerMessage) (bool, error)) error {
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return fmt.Errorf("kafka: reader: %w", err)
-	}
-	defer consumer.Close()
 	pc, err := consumer.ConsumePartition(topic, partition, offset)
 	if err != nil {
 		return fmt.Errorf("kafka: read %s/%d: %w", topic, partition, err)
