@@ -208,6 +208,7 @@ func newProof(t *testing.T) *proof {
 		"--refill-threshold", strconv.Itoa(proofThreshold),
 		"--refill-level", strconv.Itoa(proofRefill),
 		"--log-format", "json",
+		"--log-level", "debug", // each applied line is logged at debug
 	}
 
 	// Orders of one to three lines over distinct products.

@@ -230,7 +230,9 @@ func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*
 			p.log.Warn("unknown product, order line not applied", order, product, zap.Int("quantity", r.Quantity))
 		default:
 			changed[r.ProductID] = true
-			p.log.Info("inventory updated", order, product, zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
+			// Every line is a logging action that logging-service prints
+			// already; here it is for debugging.
+			p.log.Debug("inventory updated", order, product, zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
 			if o.Taken.Refilled {
 				p.log.Info("inventory empty, product refilled", order, product,
 					zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level))
