@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,9 @@ type options struct {
 	duration time.Duration
 	bin      string
 	only     []string
+	// cpuProfile, if set, is where the harness writes its own CPU profile,
+	// the embedded broker's included.
+	cpuProfile string
 }
 
 // external reports whether the benchmarks run on a cluster given to them.
@@ -86,6 +90,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if err := checkBinaries(opts); err != nil {
 		return err
+	}
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	report := &table{}
 	runErr := runBenchmarks(ctx, opts, report, os.Stderr)
@@ -152,6 +167,7 @@ func parseOptions(args []string, errOut io.Writer) (options, error) {
 	fs.Var(rates, "rate", "orders per second of the latency benchmark; repeat the flag or give a list (default 5000,1000)")
 	fs.DurationVar(&opts.duration, "duration", 10*time.Second, "how long the ingest and latency benchmarks post orders")
 	fs.StringVar(&opts.bin, "bin", "bin", "directory holding the service binaries (make build)")
+	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write the harness's CPU profile, the embedded broker's included, to this file")
 	if err := fs.Parse(args); err != nil {
 		return opts, err
 	}
