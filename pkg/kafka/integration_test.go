@@ -111,6 +111,39 @@ func runConsumer(t *testing.T, c *kafka.Consumer) func() error {
 	return stop
 }
 
+// TestOnPartitionOverridesTheKey publishes keyed records to an explicit
+// partition, and keyed ones without: the first land where they were sent,
+// the others where murmur2 puts them, and a partition the topic lacks is
+// an error.
+func TestOnPartitionOverridesTheKey(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "explicit", 3)
+	p := newProducer(t, cfg)
+	recs := []kafka.Record{
+		kafka.Record{Topic: topic, Key: []byte("21"), Value: []byte("explicit")}.OnPartition(1),
+		kafka.Record{Topic: topic, Key: []byte("foobar"), Value: []byte("explicit")}.OnPartition(1),
+		kafka.Record{Topic: topic, Value: []byte("explicit")}.OnPartition(1),
+		{Topic: topic, Key: []byte("21"), Value: []byte("keyed")}, // murmur2: partition 0 of 3
+	}
+	if err := p.Publish(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range kafkatest.ReadN(t, cfg, topic, len(recs), waitLong) {
+		want := int32(1)
+		if string(m.Value) == "keyed" {
+			want = (-973932308 & 0x7fffffff) % 3
+		}
+		if m.Partition != want {
+			t.Errorf("%s record with key %q on partition %d, want %d", m.Value, m.Key, m.Partition, want)
+		}
+	}
+	err := p.Publish(context.Background(), kafka.Record{Topic: topic, Value: []byte("x")}.OnPartition(3))
+	if err == nil || !strings.Contains(err.Error(), "no partition 3") {
+		t.Errorf("publish to partition 3 of 3: %v, want an error naming it", err)
+	}
+}
+
 func TestProducerPartitionsLikeTheJavaClient(t *testing.T) {
 	t.Parallel()
 	cfg := kafkatest.Config(t)

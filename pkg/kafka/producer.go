@@ -34,7 +34,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	}
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Partitioner = sarama.NewMurmur2Partitioner
+	sc.Producer.Partitioner = newPartitioner
 	sc.Producer.Return.Successes = true // required by SyncProducer
 	sc.Producer.Return.Errors = true
 	sc.Producer.Retry.Max = 10

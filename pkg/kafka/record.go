@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -14,6 +15,19 @@ type Record struct {
 	Key     []byte
 	Value   []byte
 	Headers map[string]string
+
+	// partition is where the record goes when explicit is set, whatever
+	// its key; see OnPartition.
+	partition int32
+	explicit  bool
+}
+
+// OnPartition returns r to be written to partition p of its topic rather
+// than to the partition its key chooses: for a record that belongs beside a
+// partition of another topic, such as a changelog's record of a batch.
+func (r Record) OnPartition(p int32) Record {
+	r.partition, r.explicit = p, true
+	return r
 }
 
 // Message is a record as a consumer received it.
@@ -32,6 +46,9 @@ func (m *Message) Header(name string) string { return m.Headers[name] }
 
 func (r Record) toSarama() *sarama.ProducerMessage {
 	pm := &sarama.ProducerMessage{Topic: r.Topic, Value: sarama.ByteEncoder(r.Value)}
+	if r.explicit {
+		pm.Partition, pm.Metadata = r.partition, explicitPartition{}
+	}
 	if r.Key != nil {
 		pm.Key = sarama.ByteEncoder(r.Key)
 	}
@@ -63,3 +80,26 @@ func messageFromSarama(cm *sarama.ConsumerMessage) *Message {
 	}
 	return m
 }
+
+// explicitPartition marks a ProducerMessage whose Partition is set.
+type explicitPartition struct{}
+
+// partitioner sends a record marked explicitPartition to its partition and
+// every other one where murmur2 puts its key, as the Java client does.
+type partitioner struct{ murmur2 sarama.Partitioner }
+
+func newPartitioner(topic string) sarama.Partitioner {
+	return partitioner{murmur2: sarama.NewMurmur2Partitioner(topic)}
+}
+
+func (p partitioner) Partition(msg *sarama.ProducerMessage, partitions int32) (int32, error) {
+	if _, ok := msg.Metadata.(explicitPartition); ok {
+		if msg.Partition < 0 || msg.Partition >= partitions {
+			return -1, fmt.Errorf("kafka: %s has no partition %d", msg.Topic, msg.Partition)
+		}
+		return msg.Partition, nil
+	}
+	return p.murmur2.Partition(msg, partitions)
+}
+
+func (p partitioner) RequiresConsistency() bool { return true }
