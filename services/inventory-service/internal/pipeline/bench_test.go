@@ -65,14 +65,16 @@ func BenchmarkSplit(b *testing.B) {
 func BenchmarkApply(b *testing.B) {
 	pub := &discard{}
 	p := benchPipeline(pub)
+	// 500 orders' lines for one product, as one batch of orders makes them:
+	// one record.
 	const batch = 500
-	msgs := make([]*kafka.Message, batch)
-	for i := range msgs {
-		r := inventory.Reservation{OrderID: fmt.Sprintf("ORDER-%d", i), ProductID: "PRODUCT-123", Quantity: 3,
-			Source: inventory.Source{Offset: int64(i)}}
-		rec := reservationRecord(p.set.Topics.Reservations, r, "corr")
-		msgs[i] = &kafka.Message{Topic: rec.Topic, Offset: int64(i), Value: rec.Value, Headers: rec.Headers}
+	rb := newReservationBuilder(p.set.Topics.Reservations)
+	for i := range batch {
+		rb.add(inventory.Reservation{OrderID: fmt.Sprintf("ORDER-%d", i), ProductID: "PRODUCT-123", Quantity: 3,
+			Source: inventory.Source{Offset: int64(i)}}, "corr")
 	}
+	rec := rb.records()[0]
+	msgs := []*kafka.Message{{Topic: rec.Topic, Value: rec.Value, Headers: rec.Headers}}
 	b.ReportAllocs()
 	for b.Loop() {
 		// A fresh ledger each time, or every line would be a duplicate

@@ -80,7 +80,7 @@ func (p *Pipeline) TopicSpecs(spec func(name string, configs map[string]string) 
 		spec(p.set.Topics.Reservations, nil),
 		spec(p.set.Topics.Stock, map[string]string{"cleanup.policy": "compact", "segment.ms": "600000"}),
 		spec(p.set.Topics.OrderIDs, map[string]string{
-			"cleanup.policy": "compact,delete",
+			"cleanup.policy": "delete",
 			"retention.ms":   fmt.Sprint((p.set.OrderIDWindow + time.Hour).Milliseconds()),
 			"segment.ms":     "600000",
 		}),
@@ -126,11 +126,13 @@ func (p *Pipeline) openSplit(ctx context.Context, partition int32) (kafka.BatchH
 	orders := inventory.NewOrders(p.set.OrderIDWindow)
 	started := time.Now()
 	n, err := p.reader.ReadPartition(ctx, p.set.Topics.OrderIDs, partition, func(m *kafka.Message) error {
-		id, offset, at, err := decodeOrderID(m)
+		ids, err := decodeOrderIDs(m)
 		if err != nil {
 			return err
 		}
-		orders.Check(id, offset, at)
+		for _, o := range ids {
+			orders.Check(o.ID, o.Offset, time.UnixMilli(o.At))
+		}
 		return nil
 	})
 	if err != nil {
@@ -143,13 +145,16 @@ func (p *Pipeline) openSplit(ctx context.Context, partition int32) (kafka.BatchH
 	}, nil
 }
 
-// split publishes the reservations of a batch of orders, with the ids of the
-// orders and the dead-letter records of the poison ones, in one produce. An
-// order is recorded as seen in the same produce as its reservations: if it
-// comes again from the same record (the batch was not committed), its
-// reservations are made again and their owners skip what they applied.
+// split publishes the reservations of a batch of orders, one record per
+// product, with a record of the orders' ids and the dead-letter records of
+// the poison ones, in one produce. An order is recorded as seen in the same
+// produce as its reservations: if it comes again from the same record (the
+// batch was not committed), its reservations are made again and their
+// owners skip what they applied.
 func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*kafka.Message) error {
-	out := make([]kafka.Record, 0, 3*len(msgs))
+	var out []kafka.Record
+	reserved := newReservationBuilder(p.set.Topics.Reservations)
+	var seen orderIDsBuilder
 	for _, m := range msgs {
 		order, err := contracts.DecodeOrder(m.Value)
 		var rs []inventory.Reservation
@@ -165,12 +170,14 @@ func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*
 				zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Int64("first_offset", first))
 			continue
 		}
-		out = append(out, orderIDRecord(p.set.Topics.OrderIDs, order.OrderID, m.Offset, m.Timestamp))
+		seen.add(order.OrderID, m.Offset, m.Timestamp)
 		corr := eventbus.CorrelationOf(m)
 		for _, r := range rs {
-			out = append(out, reservationRecord(p.set.Topics.Reservations, r, corr))
+			reserved.add(r, corr)
 		}
 	}
+	out = append(out, reserved.records()...)
+	out = append(out, seen.records(p.set.Topics.OrderIDs, msgs[0].Partition, msgs[0].Offset)...)
 	return p.publish(ctx, out)
 }
 
@@ -202,47 +209,40 @@ func (p *Pipeline) openApply(ctx context.Context, partition int32) (kafka.BatchH
 	}, nil
 }
 
+// maxPendingEvents bounds the event records apply holds before publishing.
+const maxPendingEvents = 2000
+
 // apply applies a batch of reservations, then publishes their events (with
-// the dead-letter records of poison ones) in one produce and the new state
-// of every product they changed in a second. The state goes last: once it
+// the dead-letter records of poison ones) in one produce, or one per
+// maxPendingEvents, and the new state of every product they changed in the
+// next. The state goes last: once it
 // is written, a reservation delivered again is skipped, so its events must
 // already be out.
 func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*kafka.Message) error {
 	out := make([]kafka.Record, 0, 2*len(msgs))
 	changed := make(map[string]bool)
 	for _, m := range msgs {
-		r, err := decodeReservation(m)
-		var o inventory.Outcome
-		if err == nil {
-			o, err = ledger.Apply(r)
-		}
+		rs, corr, err := decodeReservations(m)
 		if err != nil {
 			out = append(out, p.deadLetter(m, err))
 			continue
 		}
-		order, product := zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID)
-		switch {
-		case o.Duplicate:
-			p.log.Info("order line applied before, skipped", order, product, zap.Int("line", r.Line),
-				zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset))
-			continue
-		case o.Unknown:
-			p.log.Warn("unknown product, order line not applied", order, product, zap.Int("quantity", r.Quantity))
-		default:
-			changed[r.ProductID] = true
-			// Every line is a logging action that logging-service prints
-			// already; here it is for debugging.
-			p.log.Debug("inventory updated", order, product, zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
-			if o.Taken.Refilled {
-				p.log.Info("inventory empty, product refilled", order, product,
-					zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level))
+		for i, r := range rs {
+			recs, err := p.applyOne(ctx, ledger, r, corr[i], changed)
+			if err != nil {
+				return err
 			}
+			out = append(out, recs...)
 		}
-		recs, err := p.events.Records(correlation.With(ctx, eventbus.CorrelationOf(m)), o.Events(r.ProductID)...)
-		if err != nil {
-			return err
+		// A record holds a whole batch of orders' lines for its product,
+		// so a batch of records can make many events: publish them as they
+		// pile up rather than hold them all. The state still waits for all.
+		if len(out) >= maxPendingEvents {
+			if err := p.publish(ctx, out); err != nil {
+				return err
+			}
+			out = out[:0]
 		}
-		out = append(out, recs...)
 	}
 	if err := p.publish(ctx, out); err != nil {
 		return err
@@ -253,6 +253,38 @@ func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*
 		state = append(state, stockRecord(p.set.Topics.Stock, id, product))
 	}
 	return p.publish(ctx, state)
+}
+
+// applyOne applies one reservation, notes its product in changed if its
+// stock changed, and returns the records of its events.
+func (p *Pipeline) applyOne(ctx context.Context, ledger *inventory.Ledger, r inventory.Reservation, correlationID string,
+	changed map[string]bool) ([]kafka.Record, error) {
+	o, err := ledger.Apply(r) // decodeReservations lets no invalid quantity through
+	if err != nil {
+		return nil, err
+	}
+	order, product := zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID)
+	switch {
+	case o.Duplicate:
+		p.log.Info("order line applied before, skipped", order, product, zap.Int("line", r.Line),
+			zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset))
+		return nil, nil
+	case o.Unknown:
+		p.log.Warn("unknown product, order line not applied", order, product, zap.Int("quantity", r.Quantity))
+	default:
+		changed[r.ProductID] = true
+		// Every line is a logging action that logging-service prints
+		// already; here it is for debugging.
+		p.log.Debug("inventory updated", order, product, zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
+		if o.Taken.Refilled {
+			p.log.Info("inventory empty, product refilled", order, product,
+				zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level))
+		}
+	}
+	if correlationID == "" {
+		correlationID = eventbus.NewID()
+	}
+	return p.events.Records(correlation.With(ctx, correlationID), o.Events(r.ProductID)...)
 }
 
 // publish publishes records, retrying until they are acknowledged or the

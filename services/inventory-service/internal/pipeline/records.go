@@ -39,41 +39,75 @@ func TopicsFor(group string) Topics {
 	}
 }
 
-// reservation is a Reservation on the wire.
-type reservation struct {
+// A reservations record carries the reservations of one product that one
+// batch of orders made, in order, each with its order's correlation id:
+//
+//	{"productId":"P","lines":[{"orderId":"O","line":0,"quantity":3,
+//	  "orderPartition":2,"orderOffset":41,"correlationId":"c"}, ...]}
+//
+// One record per product and batch rather than per line: the records are
+// what producer, broker and consumer each pay for.
+type reservations struct {
+	ProductID string            `json:"productId"`
+	Lines     []reservationLine `json:"lines"`
+}
+
+type reservationLine struct {
 	OrderID        string `json:"orderId"`
 	Line           int    `json:"line"`
-	ProductID      string `json:"productId"`
 	Quantity       int    `json:"quantity"`
 	OrderPartition int32  `json:"orderPartition"`
 	OrderOffset    int64  `json:"orderOffset"`
+	CorrelationID  string `json:"correlationId"`
 }
 
-// reservationRecord returns r as a record of topic, keyed by product, with
-// the order's correlation id. It writes the JSON by hand: it is made for
-// every order line, and encoding/json's reflection was a quarter of the
-// split's cost.
-func reservationRecord(topic string, r inventory.Reservation, correlationID string) kafka.Record {
-	b := make([]byte, 0, 96+len(r.OrderID)+len(r.ProductID))
-	b = append(b, `{"orderId":`...)
-	b = appendString(b, r.OrderID)
-	b = append(b, `,"line":`...)
-	b = strconv.AppendInt(b, int64(r.Line), 10)
-	b = append(b, `,"productId":`...)
-	b = appendString(b, r.ProductID)
-	b = append(b, `,"quantity":`...)
-	b = strconv.AppendInt(b, int64(r.Quantity), 10)
-	b = append(b, `,"orderPartition":`...)
-	b = strconv.AppendInt(b, int64(r.Source.Partition), 10)
-	b = append(b, `,"orderOffset":`...)
-	b = strconv.AppendInt(b, r.Source.Offset, 10)
-	b = append(b, '}')
-	return kafka.Record{
-		Topic:   topic,
-		Key:     []byte(r.ProductID),
-		Value:   b,
-		Headers: map[string]string{contracts.HeaderCorrelationID: correlationID},
+// reservationBuilder gathers a batch's reservations by product, in the
+// order the products first come.
+type reservationBuilder struct {
+	topic    string
+	products []string
+	bodies   map[string][]byte
+}
+
+func newReservationBuilder(topic string) *reservationBuilder {
+	return &reservationBuilder{topic: topic, bodies: make(map[string][]byte)}
+}
+
+// add appends r, made from an order correlated as correlationID. It writes
+// the JSON by hand: it runs for every order line, and encoding/json's
+// reflection was a quarter of the split's cost.
+func (b *reservationBuilder) add(r inventory.Reservation, correlationID string) {
+	body, ok := b.bodies[r.ProductID]
+	if !ok {
+		b.products = append(b.products, r.ProductID)
+		body = append(make([]byte, 0, 256), `{"productId":`...)
+		body = appendString(body, r.ProductID)
+		body = append(body, `,"lines":[`...)
+	} else {
+		body = append(body, ',')
 	}
+	body = append(body, `{"orderId":`...)
+	body = appendString(body, r.OrderID)
+	body = append(body, `,"line":`...)
+	body = strconv.AppendInt(body, int64(r.Line), 10)
+	body = append(body, `,"quantity":`...)
+	body = strconv.AppendInt(body, int64(r.Quantity), 10)
+	body = append(body, `,"orderPartition":`...)
+	body = strconv.AppendInt(body, int64(r.Source.Partition), 10)
+	body = append(body, `,"orderOffset":`...)
+	body = strconv.AppendInt(body, r.Source.Offset, 10)
+	body = append(body, `,"correlationId":`...)
+	body = appendString(body, correlationID)
+	b.bodies[r.ProductID] = append(body, '}')
+}
+
+// records returns one record per product, keyed by product id.
+func (b *reservationBuilder) records() []kafka.Record {
+	recs := make([]kafka.Record, len(b.products))
+	for i, id := range b.products {
+		recs[i] = kafka.Record{Topic: b.topic, Key: []byte(id), Value: append(b.bodies[id], "]}"...)}
+	}
+	return recs
 }
 
 // appendString appends s as a JSON string. Ids come from validated orders,
@@ -83,20 +117,29 @@ func appendString(b []byte, s string) []byte {
 	return b
 }
 
-// decodeReservation reads a reservation record; an error means it can never
-// be applied.
-func decodeReservation(m *kafka.Message) (inventory.Reservation, error) {
-	var w reservation
+// decodeReservations reads a reservations record into its reservations and
+// their correlation ids; an error means it can never be applied.
+func decodeReservations(m *kafka.Message) ([]inventory.Reservation, []string, error) {
+	var w reservations
 	if err := jsonv2.Unmarshal(m.Value, &w); err != nil {
-		return inventory.Reservation{}, fmt.Errorf("decode reservation: %w", err)
+		return nil, nil, fmt.Errorf("decode reservations: %w", err)
 	}
-	if w.OrderID == "" || w.ProductID == "" || w.Quantity < 1 || w.Line < 0 || w.OrderOffset < 0 {
-		return inventory.Reservation{}, fmt.Errorf("decode reservation: incomplete: %s", m.Value)
+	if w.ProductID == "" || len(w.Lines) == 0 {
+		return nil, nil, fmt.Errorf("decode reservations: no product or no lines: %.200s", m.Value)
 	}
-	return inventory.Reservation{
-		OrderID: w.OrderID, Line: w.Line, ProductID: w.ProductID, Quantity: w.Quantity,
-		Source: inventory.Source{Partition: w.OrderPartition, Offset: w.OrderOffset},
-	}, nil
+	rs := make([]inventory.Reservation, len(w.Lines))
+	corr := make([]string, len(w.Lines))
+	for i, l := range w.Lines {
+		if l.OrderID == "" || l.Quantity < 1 || l.Line < 0 || l.OrderOffset < 0 {
+			return nil, nil, fmt.Errorf("decode reservations: line %d incomplete: %.200s", i, m.Value)
+		}
+		rs[i] = inventory.Reservation{
+			OrderID: l.OrderID, Line: l.Line, ProductID: w.ProductID, Quantity: l.Quantity,
+			Source: inventory.Source{Partition: l.OrderPartition, Offset: l.OrderOffset},
+		}
+		corr[i] = l.CorrelationID
+	}
+	return rs, corr, nil
 }
 
 // stockRecord is a product's state as its changelog record.
@@ -113,22 +156,55 @@ func decodeStock(m *kafka.Message) (string, inventory.Product, error) {
 	return string(m.Key), p, nil
 }
 
-// orderID is an order id seen, as its changelog record: where its first
-// record is, and when it was made.
+// An order ids record lists the orders one batch of an order partition
+// split, with where each was read and when it was made. It goes to the
+// partition of the order-ids changelog that matches the order partition.
+type orderIDs struct {
+	Orders []orderID `json:"orders"`
+}
+
 type orderID struct {
-	Offset int64 `json:"offset"`
-	At     int64 `json:"at"` // unix milliseconds
+	ID     string `json:"id"`
+	Offset int64  `json:"offset"`
+	At     int64  `json:"at"` // unix milliseconds
 }
 
-func orderIDRecord(topic, id string, offset int64, at time.Time) kafka.Record {
-	body := []byte(`{"offset":` + strconv.FormatInt(offset, 10) + `,"at":` + strconv.FormatInt(at.UnixMilli(), 10) + `}`)
-	return kafka.Record{Topic: topic, Key: []byte(id), Value: body}
+// orderIDsBuilder gathers the order ids of one batch.
+type orderIDsBuilder struct {
+	body []byte
+	n    int
 }
 
-func decodeOrderID(m *kafka.Message) (string, int64, time.Time, error) {
-	var o orderID
-	if err := json.Unmarshal(m.Value, &o); err != nil {
-		return "", 0, time.Time{}, fmt.Errorf("decode order id %q at %s/%d@%d: %w", m.Key, m.Topic, m.Partition, m.Offset, err)
+func (b *orderIDsBuilder) add(id string, offset int64, at time.Time) {
+	if b.n == 0 {
+		b.body = append(b.body, `{"orders":[`...)
+	} else {
+		b.body = append(b.body, ',')
 	}
-	return string(m.Key), o.Offset, time.UnixMilli(o.At), nil
+	b.n++
+	b.body = append(b.body, `{"id":`...)
+	b.body = appendString(b.body, id)
+	b.body = append(b.body, `,"offset":`...)
+	b.body = strconv.AppendInt(b.body, offset, 10)
+	b.body = append(b.body, `,"at":`...)
+	b.body = strconv.AppendInt(b.body, at.UnixMilli(), 10)
+	b.body = append(b.body, '}')
+}
+
+// records returns the batch's record for partition of topic, keyed by the
+// partition and its first order's offset, or nothing for an empty batch.
+func (b *orderIDsBuilder) records(topic string, partition int32, firstOffset int64) []kafka.Record {
+	if b.n == 0 {
+		return nil
+	}
+	key := strconv.FormatInt(int64(partition), 10) + "@" + strconv.FormatInt(firstOffset, 10)
+	return []kafka.Record{kafka.Record{Topic: topic, Key: []byte(key), Value: append(b.body, "]}"...)}.OnPartition(partition)}
+}
+
+func decodeOrderIDs(m *kafka.Message) ([]orderID, error) {
+	var w orderIDs
+	if err := jsonv2.Unmarshal(m.Value, &w); err != nil {
+		return nil, fmt.Errorf("decode order ids at %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	return w.Orders, nil
 }

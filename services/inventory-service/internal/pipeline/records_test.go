@@ -2,30 +2,85 @@ package pipeline
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
 
-// TestReservationRoundTrip holds the hand-written encoding to the decoder
-// and to encoding/json, with ids that need escaping.
-func TestReservationRoundTrip(t *testing.T) {
+// TestReservationsRoundTrip holds the hand-written encoding to the decoder
+// and to encoding/json, with ids that need escaping: one record per product,
+// its lines in the order they were added.
+func TestReservationsRoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, r := range []inventory.Reservation{
+	odd := "P-\u00e9\u2028<&>\n"
+	in := []inventory.Reservation{
 		{OrderID: "ORDER-1", Line: 0, ProductID: "PRODUCT-123", Quantity: 3, Source: inventory.Source{Partition: 5, Offset: 9}},
-		{OrderID: `O "quoted" \ back`, Line: 7, ProductID: "P-\u00e9\u2028<&>\n", Quantity: 1 << 40, Source: inventory.Source{Partition: 0, Offset: 1 << 50}},
-	} {
-		rec := reservationRecord("t", r, "corr")
+		{OrderID: `O "quoted" \ back`, Line: 7, ProductID: odd, Quantity: 1 << 40, Source: inventory.Source{Partition: 5, Offset: 1 << 50}},
+		{OrderID: "ORDER-2", Line: 1, ProductID: "PRODUCT-123", Quantity: 1, Source: inventory.Source{Partition: 5, Offset: 10}},
+	}
+	b := newReservationBuilder("t")
+	for i, r := range in {
+		b.add(r, "corr-"+string(rune('a'+i)))
+	}
+	recs := b.records()
+	want := map[string][]int{"PRODUCT-123": {0, 2}, odd: {1}}
+	if len(recs) != len(want) || string(recs[0].Key) != "PRODUCT-123" || string(recs[1].Key) != odd {
+		t.Fatalf("records keyed %q, %q..., want one per product in the order they came", recs[0].Key, recs[len(recs)-1].Key)
+	}
+	for _, rec := range recs {
 		if !json.Valid(rec.Value) {
-			t.Fatalf("%+v: not JSON: %s", r, rec.Value)
+			t.Fatalf("not JSON: %s", rec.Value)
 		}
-		got, err := decodeReservation(&kafka.Message{Value: rec.Value})
-		if err != nil || got != r {
-			t.Errorf("%s decodes to %+v, %v; want %+v", rec.Value, got, err, r)
+		got, corr, err := decodeReservations(&kafka.Message{Value: rec.Value})
+		if err != nil {
+			t.Fatalf("%s: %v", rec.Value, err)
 		}
-		if string(rec.Key) != r.ProductID || rec.Headers["correlation-id"] != "corr" {
-			t.Errorf("%+v: key %q headers %v", r, rec.Key, rec.Headers)
+		var wantRs []inventory.Reservation
+		var wantCorr []string
+		for _, i := range want[string(rec.Key)] {
+			wantRs = append(wantRs, in[i])
+			wantCorr = append(wantCorr, "corr-"+string(rune('a'+i)))
+		}
+		if !slices.Equal(got, wantRs) || !slices.Equal(corr, wantCorr) {
+			t.Errorf("%s decodes to %+v %q, want %+v %q", rec.Value, got, corr, wantRs, wantCorr)
+		}
+	}
+}
+
+func TestOrderIDsRoundTrip(t *testing.T) {
+	t.Parallel()
+	at := time.UnixMilli(1764460800123)
+	var b orderIDsBuilder
+	if recs := b.records("ids", 4, 0); len(recs) != 0 {
+		t.Fatalf("an empty batch made %d records", len(recs))
+	}
+	b.add("ORDER-1", 40, at)
+	b.add(`O"2`, 41, at.Add(time.Second))
+	recs := b.records("ids", 4, 40)
+	if len(recs) != 1 || string(recs[0].Key) != "4@40" {
+		t.Fatalf("records %v, want one keyed 4@40", recs)
+	}
+	got, err := decodeOrderIDs(&kafka.Message{Value: recs[0].Value})
+	want := []orderID{{"ORDER-1", 40, at.UnixMilli()}, {`O"2`, 41, at.Add(time.Second).UnixMilli()}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("%s decodes to %+v, %v; want %+v", recs[0].Value, got, err, want)
+	}
+}
+
+func TestDecodeReservationsRefusesIncompleteRecords(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`not json`,
+		`{"productId":"P","lines":[]}`,
+		`{"lines":[{"orderId":"O","line":0,"quantity":1,"orderPartition":0,"orderOffset":1}]}`,
+		`{"productId":"P","lines":[{"orderId":"O","line":0,"quantity":0,"orderPartition":0,"orderOffset":1}]}`,
+		`{"productId":"P","lines":[{"line":0,"quantity":1,"orderPartition":0,"orderOffset":1}]}`,
+	} {
+		if _, _, err := decodeReservations(&kafka.Message{Value: []byte(body)}); err == nil {
+			t.Errorf("decodeReservations(%s) = nil error", body)
 		}
 	}
 }

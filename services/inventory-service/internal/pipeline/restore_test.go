@@ -185,8 +185,8 @@ func outdatedState(k int) inventory.Product {
 // reservation returns a reservation record as the split stage writes it:
 // line of the order at orderOffset on order partition orderPartition.
 func (f *restoreFixture) reservation(id string, orderPartition int32, orderOffset int64, line, quantity int) *kafka.Message {
-	body := fmt.Sprintf(`{"orderId":"ORDER-%s-%d","line":%d,"productId":%q,"quantity":%d,"orderPartition":%d,"orderOffset":%d}`,
-		id, orderOffset, line, id, quantity, orderPartition, orderOffset)
+	body := fmt.Sprintf(`{"productId":%q,"lines":[{"orderId":"ORDER-%s-%d","line":%d,"quantity":%d,"orderPartition":%d,"orderOffset":%d,"correlationId":"c"}]}`,
+		id, id, orderOffset, line, quantity, orderPartition, orderOffset)
 	f.offset++
 	return &kafka.Message{Topic: f.claim.Topic, Partition: f.claim.Partition, Offset: f.offset - 1,
 		Key: []byte(id), Value: []byte(body), Timestamp: time.Now()}
