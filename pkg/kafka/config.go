@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/rcrowley/go-metrics"
 )
 
 // DefaultVersion is the Kafka protocol version spoken unless configured
@@ -80,6 +81,13 @@ func parseVersion(s string) (sarama.KafkaVersion, error) {
 	}
 	return v, nil
 }
+
+// sarama records histograms and meters of every request in go-metrics'
+// registries, which nothing here reads: that cost CPU on every produce and
+// fetch, and memory per broker. go-metrics is switched off by a package
+// variable, read when a registry is made, so it is set before any client
+// exists.
+func init() { metrics.UseNilMetrics = true }
 
 // sarama builds the sarama configuration shared by producers, consumers and
 // admin clients; each caller then adjusts its own section.
