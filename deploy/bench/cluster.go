@@ -89,8 +89,29 @@ func (c *cluster) topics() ([]string, error) {
 }
 
 // endOffsets returns the high watermark of every partition of topics: the
-// offset the next record written there will get.
+// offset the next record written there will get. A fresh Apache Kafka
+// answers with NOT_LEADER for a while after its topics are created, so that
+// and its kin are tried again, for up to ten seconds.
 func (c *cluster) endOffsets(topics []string) (offsets, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ends, err := c.tryEndOffsets(topics)
+		if err == nil || !leaderMoving(err) || time.Now().After(deadline) {
+			return ends, err
+		}
+		time.Sleep(200 * time.Millisecond)
+		_ = c.client.RefreshMetadata(topics...)
+	}
+}
+
+// leaderMoving reports the errors of a partition whose leader is not known
+// or not settled yet.
+func leaderMoving(err error) bool {
+	return errors.Is(err, sarama.ErrNotLeaderForPartition) || errors.Is(err, sarama.ErrLeaderNotAvailable) ||
+		errors.Is(err, sarama.ErrUnknownTopicOrPartition)
+}
+
+func (c *cluster) tryEndOffsets(topics []string) (offsets, error) {
 	query := make(map[string]map[int32]int64, len(topics))
 	for _, t := range topics {
 		parts, err := c.client.Partitions(t)
