@@ -26,6 +26,8 @@ type ingestResult struct {
 	latency          summary
 	// onTopic counts the accepted orders found on new-order-topic.
 	onTopic int
+	// serviceCPU is the CPU time order-service used while the clients ran.
+	serviceCPU time.Duration
 }
 
 // runIngest posts sample orders to order-service from opts.clients clients,
@@ -48,6 +50,10 @@ func runIngest(ctx context.Context, opts options) (res ingestResult, err error) 
 	defer api.client.CloseIdleConnections()
 	res.clients = opts.clients
 	clients := make([]ingestClient, opts.clients)
+	cpuBefore, err := svc.cpuTime()
+	if err != nil {
+		return res, fmt.Errorf("ingest: %w", err)
+	}
 	start := time.Now()
 	deadline := start.Add(opts.duration)
 	var wg sync.WaitGroup
@@ -59,6 +65,11 @@ func runIngest(ctx context.Context, opts options) (res ingestResult, err error) 
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
+	cpuAfter, err := svc.cpuTime()
+	if err != nil {
+		return res, fmt.Errorf("ingest: %w", err)
+	}
+	res.serviceCPU = cpuAfter - cpuBefore
 
 	var ids []string
 	var lat []time.Duration

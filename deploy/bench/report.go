@@ -83,6 +83,9 @@ func (t *table) addIngest(r ingestResult) {
 	}
 	t.add("ingest", "throughput", perSecond(float64(r.accepted)/r.elapsed.Seconds(), "orders"), detail)
 	t.add("ingest", "POST /orders latency", latencies(r.latency), "")
+	t.add("ingest", "order-service CPU", fmt.Sprintf("%.0f%% of a core", 100*r.serviceCPU.Seconds()/r.elapsed.Seconds()),
+		fmt.Sprintf("%.0f µs per accepted order; the clients and the broker share the machine",
+			float64(r.serviceCPU.Microseconds())/float64(max(r.accepted, 1))))
 	t.add("ingest", "accepted on new-order-topic", fmt.Sprintf("%s of %s", count(r.onTopic), count(r.accepted)),
 		onTopicDetail(r.accepted-r.onTopic))
 }

@@ -37,6 +37,7 @@ func TestTableGolden(t *testing.T) {
 		firstFailure: "POST /orders: 503 Service Unavailable",
 		latency:      summary{n: 48178, p50: 6100 * time.Microsecond, p99: 16500 * time.Microsecond, max: 48300 * time.Microsecond},
 		onTopic:      48178,
+		serviceCPU:   9 * time.Second,
 	})
 	report.addLatency(latencyResult{
 		rate:        5000,
