@@ -227,11 +227,15 @@ func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
 	if err != nil {
 		return err
 	}
-	// Not ready while the consumer keeps failing: Kafka may answer, yet the
-	// service makes no progress.
+	a.runConsumer(group, c)
+	return nil
+}
+
+// runConsumer runs c beside the HTTP server. The service is not ready while
+// the consumer keeps failing: Kafka may answer, yet it makes no progress.
+func (a *App) runConsumer(group string, c *kafka.Consumer) {
 	a.health.AddReadiness("consumer "+group, func(context.Context) error { return c.Healthy() })
 	a.Go(c.Run)
-	return nil
 }
 
 // ConsumeBatch runs the batch handlers open returns for the partitions of
@@ -245,8 +249,7 @@ func (a *App) ConsumeBatch(group string, topics []string, open kafka.OpenFunc) e
 	if err != nil {
 		return err
 	}
-	a.health.AddReadiness("consumer "+group, func(context.Context) error { return c.Healthy() })
-	a.Go(c.Run)
+	a.runConsumer(group, c)
 	return nil
 }
 
