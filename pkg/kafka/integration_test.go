@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -656,4 +657,58 @@ func TestHealthyReportsAMessageStuckInItsHandler(t *testing.T) {
 	close(release)
 	kafkatest.Eventually(t, waitLong, func() bool { return c.Healthy() == nil },
 		"Healthy() still reports a failure after the handler returned")
+}
+
+// TestOversizedPoisonRecordIsDeadLetteredTruncated puts a poison record
+// close to the broker's 1 MiB limit on a partition, written by a client that
+// allows it, with a good record behind it. Its dead-letter copy, with the
+// headers added, would be over the producer's limit: the copy carries the
+// first part of the value and says how long the whole was, and the partition
+// moves on.
+func TestOversizedPoisonRecordIsDeadLetteredTruncated(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "big-poison", 1)
+	dlt := kafkatest.Topic(t, cfg, "big-poison-dlt", 1)
+
+	big := bytes.Repeat([]byte("x"), 1_048_450)
+	sc := sarama.NewConfig()
+	sc.Version, _ = sarama.ParseKafkaVersion(cfg.Version)
+	sc.Producer.Return.Successes = true
+	sc.Producer.MaxMessageBytes = 2 << 20
+	raw, err := sarama.NewSyncProducer(cfg.Brokers, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, v := range [][]byte{big, []byte("ok")} {
+		if _, _, err := raw.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(v)}); err != nil {
+			t.Fatalf("publish %d bytes: %v", len(v), err)
+		}
+	}
+
+	p := newProducer(t, cfg)
+	gc := kafkatest.GroupConfig(t, topic)
+	log := kafkatest.Logger(t)
+	s := newSeen()
+	h := kafka.Chain(func(_ context.Context, m *kafka.Message) error {
+		if len(m.Value) > 2 {
+			return kafka.Permanent(errors.New("not JSON"))
+		}
+		s.add(m)
+		return nil
+	}, kafka.DeadLetter(p, dlt, gc.Group, log), kafka.Retry(fastRetry(3), log), kafka.Recover(log))
+	startConsumer(t, cfg, gc, h)
+
+	kafkatest.Eventually(t, waitLong, func() bool { return s.has("ok") }, "the record behind the oversized poison one was not processed")
+	parked := kafkatest.ReadN(t, cfg, dlt, 1, waitLong)[0]
+	if got := parked.Header(kafka.HeaderDLTValueTruncated); got != strconv.Itoa(len(big)) {
+		t.Errorf("header %s = %q, want the original length %d", kafka.HeaderDLTValueTruncated, got, len(big))
+	}
+	if n := len(parked.Value); n == 0 || n >= len(big) || !bytes.Equal(parked.Value, big[:n]) {
+		t.Errorf("dead-letter value: %d bytes, want a leading part of the %d", n, len(big))
+	}
+	if parked.Header(kafka.HeaderDLTError) != "not JSON" {
+		t.Errorf("dead-letter error %q", parked.Header(kafka.HeaderDLTError))
+	}
 }

@@ -125,6 +125,10 @@ const (
 	HeaderDLTError           = "dlt-error"
 	HeaderDLTConsumerGroup   = "dlt-consumer-group"
 	HeaderDLTFailedAt        = "dlt-failed-at"
+	// HeaderDLTValueTruncated, on a record whose value was too large to
+	// park whole, holds the original value's length in bytes; the record
+	// keeps its first part.
+	HeaderDLTValueTruncated = "dlt-value-truncated"
 )
 
 // DefaultDeadLetterTopic is where services park records they can never process.
@@ -157,7 +161,27 @@ func (d DeadLetters) Record(msg *Message, err error) Record {
 	headers[HeaderDLTError] = err.Error()
 	headers[HeaderDLTConsumerGroup] = d.Group
 	headers[HeaderDLTFailedAt] = time.Now().UTC().Format(time.RFC3339Nano)
-	return Record{Topic: d.Topic, Key: msg.Key, Value: msg.Value, Headers: headers}
+	value := msg.Value
+	// A record the broker took whole may not fit once the headers are
+	// added: park its first part rather than block the partition on a
+	// publish that can never succeed.
+	if room := maxRecordBytes - recordOverhead - len(msg.Key) - headersSize(headers); len(value) > room {
+		headers[HeaderDLTValueTruncated] = strconv.Itoa(len(value))
+		value = value[:max(room-len(HeaderDLTValueTruncated)-20, 0)]
+	}
+	return Record{Topic: d.Topic, Key: msg.Key, Value: value, Headers: headers}
+}
+
+// recordOverhead is more than a record's framing takes beside its key,
+// value and headers.
+const recordOverhead = 1024
+
+func headersSize(headers map[string]string) int {
+	n := 0
+	for k, v := range headers {
+		n += len(k) + len(v) + 10 // and their varint lengths
+	}
+	return n
 }
 
 // DeadLetter publishes a message whose handler failed permanently to topic,

@@ -10,6 +10,10 @@ import (
 	"github.com/IBM/sarama"
 )
 
+// maxRecordBytes is the largest record a Producer sends: sarama's default,
+// below the broker's default message.max.bytes.
+const maxRecordBytes = 1_000_000
+
 // ErrProducerClosed is returned by Publish after Close.
 var ErrProducerClosed = errors.New("kafka: producer closed")
 
@@ -35,6 +39,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Partitioner = newPartitioner
+	sc.Producer.MaxMessageBytes = maxRecordBytes
 	sc.Producer.Return.Successes = true // required by SyncProducer
 	sc.Producer.Return.Errors = true
 	sc.Producer.Retry.Max = 10
