@@ -27,6 +27,9 @@ type Base struct {
 	Pprof                  bool          `config:"pprof" help:"serve Go's runtime profiles at /debug/pprof/ on the HTTP port"`
 }
 
+// maxTopicPartitions is the most partitions topic_partitions accepts.
+const maxTopicPartitions = 10000
+
 // DefaultBase returns the defaults shared by all services, listening on
 // httpAddr.
 func DefaultBase(httpAddr string) Base {
@@ -68,8 +71,10 @@ func (b *Base) Validate() error {
 	if b.KafkaStartupTimeout <= 0 {
 		errs = append(errs, config.Errorf("kafka_startup_timeout", "must be positive, got %s", b.KafkaStartupTimeout))
 	}
-	if b.TopicPartitions < 1 {
-		errs = append(errs, config.Errorf("topic_partitions", "must be at least 1, got %d", b.TopicPartitions))
+	// The bound keeps the value inside Kafka's int32 (a larger one wrapped
+	// around to a topic of 1 partition) and far above any useful count.
+	if b.TopicPartitions < 1 || b.TopicPartitions > maxTopicPartitions {
+		errs = append(errs, config.Errorf("topic_partitions", "must be between 1 and %d, got %d", maxTopicPartitions, b.TopicPartitions))
 	}
 	if b.TopicReplicationFactor < 1 || b.TopicReplicationFactor > 32767 {
 		errs = append(errs, config.Errorf("topic_replication_factor", "must be between 1 and 32767, got %d", b.TopicReplicationFactor))
