@@ -253,6 +253,16 @@ func checkCompose(p *types.Project, root string, services []string) []error {
 			}
 		}
 	}
+	// Kafka's PLAINTEXT listener, the console (which can delete topics) and
+	// the API have no authentication, and Docker's published ports bypass
+	// host firewalls: they listen on the loopback interface only.
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		for _, port := range p.Services[name].Ports {
+			if port.HostIP != "127.0.0.1" && port.HostIP != "::1" {
+				report(name, "publishes container port %d on every interface: prefix it with 127.0.0.1:", port.Target)
+			}
+		}
+	}
 	return errs
 }
 
