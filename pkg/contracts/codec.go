@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"encoding/json/jsontext"
 	jsonv2 "encoding/json/v2"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Encode validates e and returns its body: compact JSON with the tutorial's
@@ -173,6 +175,10 @@ func (o object) pathOf(key string) string {
 // encoding/json would fail the whole body with an error naming no usable
 // path. And member names match exactly, as they do for JSON.parse.
 func (c *checker) parse(b []byte) (object, bool) {
+	if path, bad := invalidText(b); bad {
+		c.add(path, reasonUTF8)
+		return object{}, false
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -198,6 +204,40 @@ func (c *checker) parse(b []byte) (object, bool) {
 		return object{}, false
 	}
 	return object{members: members}, true
+}
+
+// invalidText reports the path of the first string in b that is not valid
+// UTF-8: an invalid byte, or an escaped lone surrogate. encoding/json would
+// read either as U+FFFD, so that two different ids could be taken for one.
+// Other syntax errors are left to the decoder, which reports them.
+func invalidText(b []byte) (string, bool) {
+	_, err := jsontext.NewDecoder(bytes.NewReader(b)).ReadValue()
+	var se *jsontext.SyntacticError
+	if !errors.As(err, &se) {
+		return "", false
+	}
+	if msg := se.Err.Error(); !strings.Contains(msg, "UTF-8") && !strings.Contains(msg, "surrogate") {
+		return "", false
+	}
+	return pathOf(se.JSONPointer), true
+}
+
+// pathOf turns a JSON Pointer (/products/0/productId) into the path the
+// errors use (products[0].productId).
+func pathOf(ptr jsontext.Pointer) string {
+	var path strings.Builder
+	for i, tok := range strings.Split(string(ptr), "/")[1:] {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		if _, err := strconv.Atoi(tok); err == nil && i > 0 {
+			path.WriteString("[" + tok + "]")
+			continue
+		}
+		if i > 0 {
+			path.WriteByte('.')
+		}
+		path.WriteString(tok)
+	}
+	return path.String()
 }
 
 func kindOf(v any) string {

@@ -164,6 +164,12 @@ func TestDecodeRejects(t *testing.T) {
 		{name: "totalPrice beyond float64", decode: decodeOrder, body: orderWithLine(`{"productId":"P","quantity":1,"totalPrice":1e400}`), field: "products[0].totalPrice", reason: "must be a finite number"},
 		{name: "totalPrice below -float64", decode: decodeOrder, body: orderWithLine(`{"productId":"P","quantity":1,"totalPrice":-1e400}`), field: "products[0].totalPrice", reason: "must be a finite number"},
 
+		// Text that is not valid UTF-8 would read as U+FFFD, so that two
+		// different ids could be taken for the same.
+		{name: "orderId with an invalid byte", decode: decodeOrder, body: strings.Replace(validOrder, `"ORDER-123"`, "\"ORDER-utf\xff\"", 1), field: "orderId", reason: "must be valid UTF-8"},
+		{name: "productId a lone surrogate", decode: decodeOrder, body: orderWithLine(`{"productId":"\ud800","quantity":1,"totalPrice":1}`), field: "products[0].productId", reason: "must be valid UTF-8"},
+		{name: "unknown member with an invalid byte", decode: decodeOrder, body: strings.Replace(validOrder, `{`, "{\"note\":\"\xfe\",", 1), field: "note", reason: "must be valid UTF-8"},
+
 		// The other events.
 		{name: "inventory-empty: null body", decode: decodeInventoryEmpty, body: `null`, reason: "must be a JSON object"},
 		{name: "inventory-empty: productId missing", decode: decodeInventoryEmpty, body: `{"productID":"P-1"}`, field: "productId", reason: "is required"},
