@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -108,10 +109,56 @@ func newLogger(level, format string, ws zapcore.WriteSyncer) (*zap.Logger, error
 		encoder = zapcore.NewConsoleEncoder(enc)
 	}
 
-	core := zapcore.NewCore(encoder, ws, lvl)
+	var core zapcore.Core = zapcore.NewCore(encoder, ws, lvl)
+	if normalize(format) == FormatConsole {
+		core = escapedMessages{core}
+	}
 	// No sampling, unlike zap's production preset: each event here is a
 	// business fact (an order, a refill) that must not be dropped under load.
 	// No automatic stack traces either: errors carry their context by
 	// wrapping, and a trace of the logging call site rarely adds to it.
 	return zap.New(core, zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 }
+
+// escapedMessages escapes control characters in each entry's message before
+// the console encoder writes it raw, as it does: a message may hold a value
+// from outside (a customer id in a notification), and a newline in it would
+// start a forged log line. Fields are JSON and escaped already.
+type escapedMessages struct{ zapcore.Core }
+
+func (c escapedMessages) With(fields []zapcore.Field) zapcore.Core {
+	return escapedMessages{c.Core.With(fields)}
+}
+
+func (c escapedMessages) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(ent.Level) {
+		return ce.AddCore(ent, c)
+	}
+	return ce
+}
+
+func (c escapedMessages) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	ent.Message = escapeControls(ent.Message)
+	return c.Core.Write(ent, fields)
+}
+
+// escapeControls writes the C0 control characters and DEL of s as Go
+// escapes (\n, \t, \x1b), leaving everything else, and s without them,
+// as it is.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !isControl(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\n', '\x1b'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -165,3 +165,31 @@ func TestValidateFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleMessagesCannotForgeLines logs a message that holds a value
+// from outside, as notification-service does with a customer id: a newline
+// and a fake entry in it must stay on the one line, escaped.
+func TestConsoleMessagesCannotForgeLines(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log, err := logging.NewWithWriter("info", logging.FormatConsole, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	customer := "C-1\n2026-11-30T00:00:00.000Z\tERROR\tfake entry\r\x1b[2K"
+	log.Info("Congrats "+customer+", your order O-1 has been approved!", zap.String("customer_id", customer))
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("one entry wrote %d lines:\n%s", len(lines), buf.String())
+	}
+	want := `Congrats C-1\n2026-11-30T00:00:00.000Z\tERROR\tfake entry\r\x1b[2K, your order O-1 has been approved!`
+	if !strings.Contains(lines[0], want) || strings.ContainsAny(lines[0], "\r\x1b") {
+		t.Errorf("line %q, want the message escaped as %q", lines[0], want)
+	}
+	// Ordinary messages are written as they are.
+	buf.Reset()
+	log.Info("Congrats CUSTOMER-123, your order ORDER-1 has been approved! ünïcode")
+	if !strings.Contains(buf.String(), "\tCongrats CUSTOMER-123, your order ORDER-1 has been approved! ünïcode") {
+		t.Errorf("plain message changed: %q", buf.String())
+	}
+}
