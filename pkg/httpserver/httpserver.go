@@ -10,7 +10,44 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
+
+// Limits bound what one client can hold of a server: a client that sends
+// too slowly, reads too slowly or idles is cut off, and past MaxConns a new
+// connection waits for one to close.
+type Limits struct {
+	// ReadTimeout bounds reading a request, headers and body.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds handling a request and writing its response, from
+	// the end of the request's headers.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its next
+	// request.
+	IdleTimeout time.Duration
+	// MaxConns caps the open connections.
+	MaxConns int
+}
+
+// DefaultLimits suit the services' small JSON APIs.
+func DefaultLimits() Limits {
+	return Limits{ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: time.Minute, MaxConns: 1024}
+}
+
+// New returns a server for h with l's timeouts; serve it on Limit(ln, l).
+func New(h http.Handler, l Limits) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+	}
+}
+
+// Limit returns ln accepting at most l.MaxConns connections at once.
+func Limit(ln net.Listener, l Limits) net.Listener { return netutil.LimitListener(ln, l.MaxConns) }
 
 // Serve listens on srv.Addr (":http" if empty) and serves until ctx is done,
 // then shuts srv down, giving in-flight requests up to shutdownTimeout to

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +160,114 @@ func TestServeListenerReportsServeError(t *testing.T) {
 	err := httpserver.ServeListener(t.Context(), &http.Server{}, ln, time.Second)
 	if err == nil || !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ServeListener = %v, want an error wrapping net.ErrClosed", err)
+	}
+}
+
+// slowClient opens a connection to addr and writes data a byte at a time,
+// every interval, until the server closes the connection; it returns how
+// long the server let it go on.
+func slowClient(t *testing.T, addr, data string, interval time.Duration) time.Duration {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	for i := 0; time.Since(start) < 10*time.Second; i = (i + 1) % len(data) {
+		if _, err := conn.Write([]byte{data[i]}); err != nil {
+			return time.Since(start)
+		}
+		// A closed connection shows on a read, which waits at most the
+		// interval.
+		_ = conn.SetReadDeadline(time.Now().Add(interval))
+		if _, err := conn.Read(make([]byte, 512)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return time.Since(start)
+		}
+	}
+	t.Fatalf("the server kept a client that sends a byte every %s for 10s", interval)
+	return 0
+}
+
+// TestLimitsCutSlowClients sends a request a byte at a time, once in the
+// headers (slowloris) and once in the body: the server cuts each off after
+// its read timeout, and stops cleanly meanwhile.
+func TestLimitsCutSlowClients(t *testing.T) {
+	t.Parallel()
+	for name, data := range map[string]string{
+		"slow headers": "POST /orders HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 1000),
+		"slow body":    "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("{", 100000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			l := httpserver.DefaultLimits()
+			l.ReadTimeout = 300 * time.Millisecond
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) })
+			srv := httpserver.New(h, l)
+			ln := listen(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			errc := make(chan error, 1)
+			go func() { errc <- httpserver.ServeListener(ctx, srv, httpserver.Limit(ln, l), time.Second) }()
+
+			if d := slowClient(t, ln.Addr().String(), data, 50*time.Millisecond); d > 3*time.Second {
+				t.Errorf("cut off after %s, want about the read timeout, %s", d, l.ReadTimeout)
+			}
+			// Another slow client is connected when the stop comes: it is
+			// cut by its read timeout, within the shutdown budget.
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			go func() {
+				for i := 0; i < len(data); i++ {
+					if _, err := conn.Write([]byte{data[i]}); err != nil {
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}()
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			if err := wait(t, errc); err != nil {
+				t.Errorf("ServeListener = %v, want a clean stop", err)
+			}
+		})
+	}
+}
+
+// TestLimitCapsConnections holds MaxConns connections open: the next one is
+// served only once one of them closes.
+func TestLimitCapsConnections(t *testing.T) {
+	t.Parallel()
+	l := httpserver.DefaultLimits()
+	l.MaxConns = 2
+	srv := httpserver.New(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), l)
+	ln := listen(t)
+	go func() { _ = httpserver.ServeListener(t.Context(), srv, httpserver.Limit(ln, l), time.Second) }()
+
+	var held []net.Conn
+	for range l.MaxConns {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	get := func() error {
+		client := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := client.Get("http://" + ln.Addr().String() + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(); err == nil {
+		t.Fatalf("a request beyond %d connections was served", l.MaxConns)
+	}
+	held[0].Close()
+	if err := get(); err != nil {
+		t.Errorf("after a connection closed: %v", err)
 	}
 }

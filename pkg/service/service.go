@@ -304,10 +304,13 @@ func (a *App) Run(ctx context.Context) error {
 	defer func() { _ = a.Log.Sync() }()
 	defer a.close()
 	g, ctx := errgroup.WithContext(ctx)
-	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second}
+	// Slow or idle clients are cut off and connections capped, so that
+	// none can hold the service, or its stop, for long.
+	limits := httpserver.DefaultLimits()
+	srv := httpserver.New(a.mux, limits)
 	g.Go(func() error {
 		a.Log.Info("http listening", zap.String("addr", a.HTTPAddr()))
-		return httpserver.ServeListener(ctx, srv, a.listener, a.base.ShutdownTimeout)
+		return httpserver.ServeListener(ctx, srv, httpserver.Limit(a.listener, limits), a.base.ShutdownTimeout)
 	})
 	for _, task := range a.tasks {
 		g.Go(func() error { return task(ctx) })

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/httpserver"
 	"github.com/eventshop/eventshop/pkg/service"
 )
 
@@ -31,8 +32,11 @@ func (c *Config) Validate() error {
 	if c.SimulatorInterval < 0 {
 		errs = append(errs, config.Errorf("simulator_interval", "must not be negative (0 turns the simulator off), got %s", c.SimulatorInterval))
 	}
-	if c.PublishTimeout <= 0 {
-		errs = append(errs, config.Errorf("publish_timeout", "must be positive, got %s", c.PublishTimeout))
+	// A POST waits for Kafka within the HTTP server's write timeout, or the
+	// client would see its connection cut instead of a 503.
+	if limit := httpserver.DefaultLimits().WriteTimeout; c.PublishTimeout <= 0 || c.PublishTimeout >= limit {
+		errs = append(errs, config.Errorf("publish_timeout", "must be positive and less than the HTTP write timeout, %s, got %s",
+			limit, c.PublishTimeout))
 	}
 	return errors.Join(errs...)
 }

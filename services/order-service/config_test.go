@@ -86,6 +86,7 @@ func TestRunRefusesInvalidConfigurationNamingTheKey(t *testing.T) {
 		{name: "interval not a duration", env: map[string]string{"SIMULATOR_INTERVAL": "abc"}, wantKey: "simulator_interval", want: "SIMULATOR_INTERVAL"},
 		{name: "negative interval", args: []string{"--simulator-interval=-5s"}, wantKey: "simulator_interval", want: "must not be negative"},
 		{name: "zero publish timeout", args: []string{"--publish-timeout=0"}, wantKey: "publish_timeout", want: "must be positive"},
+		{name: "publish timeout past the HTTP write timeout", args: []string{"--publish-timeout=30s"}, wantKey: "publish_timeout", want: "less than the HTTP write timeout, 20s"},
 		{name: "publish timeout not a duration", env: map[string]string{"PUBLISH_TIMEOUT": "soon"}, wantKey: "publish_timeout", want: "PUBLISH_TIMEOUT"},
 		{name: "shared key", args: []string{"--http-addr=8000"}, wantKey: "http_addr", want: "host:port"},
 	}
