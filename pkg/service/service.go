@@ -94,9 +94,14 @@ func healthcheck(httpAddr string) error {
 type RunFunc func(ctx context.Context, args []string, out io.Writer) error
 
 // Main is a service's main: it runs run with the command line and a context
-// that SIGINT and SIGTERM cancel, then exits as Exit does.
+// that SIGINT and SIGTERM cancel, then exits as Exit does. A second SIGINT or
+// SIGTERM ends the process without waiting for the stop.
 func Main(name string, run RunFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal starts a graceful stop; from then on the signals get
+	// their default action again, so a second one ends the process at once,
+	// whatever the stop is waiting for.
+	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
 	Exit(name, err)
