@@ -712,3 +712,26 @@ func TestOversizedPoisonRecordIsDeadLetteredTruncated(t *testing.T) {
 		t.Errorf("dead-letter error %q", parked.Header(kafka.HeaderDLTError))
 	}
 }
+
+// TestPublishRefusesABatchWithARecordTooLarge publishes a batch of a small
+// record and one over the limit: nothing of it may be written, or the
+// small one would stand without its companion.
+func TestPublishRefusesABatchWithARecordTooLarge(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "too-large", 1)
+	p := newProducer(t, cfg)
+	err := p.Publish(context.Background(),
+		kafka.Record{Topic: topic, Value: []byte("small")},
+		kafka.Record{Topic: topic, Value: bytes.Repeat([]byte("x"), 1_048_300)},
+	)
+	if !errors.Is(err, kafka.ErrRecordTooLarge) {
+		t.Fatalf("Publish = %v, want ErrRecordTooLarge", err)
+	}
+	if err := p.Publish(context.Background(), kafka.Record{Topic: topic, Value: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := kafkatest.ReadFor(t, cfg, topic, time.Second); len(got) != 1 || string(got[0].Value) != "after" {
+		t.Errorf("topic holds %d records, want only the one published after", len(got))
+	}
+}

@@ -172,18 +172,6 @@ func (d DeadLetters) Record(msg *Message, err error) Record {
 	return Record{Topic: d.Topic, Key: msg.Key, Value: value, Headers: headers}
 }
 
-// recordOverhead is more than a record's framing takes beside its key,
-// value and headers.
-const recordOverhead = 1024
-
-func headersSize(headers map[string]string) int {
-	n := 0
-	for k, v := range headers {
-		n += len(k) + len(v) + 10 // and their varint lengths
-	}
-	return n
-}
-
 // DeadLetter publishes a message whose handler failed permanently to topic,
 // as DeadLetters.Record makes it, and then reports success so the partition
 // moves on. Transient errors pass through untouched. If the dead-letter

@@ -14,6 +14,10 @@ import (
 // below the broker's default message.max.bytes.
 const maxRecordBytes = 1_000_000
 
+// ErrRecordTooLarge is returned by Publish, before anything is sent, for a
+// batch holding a record larger than a Producer sends.
+var ErrRecordTooLarge = errors.New("kafka: record too large")
+
 // ErrProducerClosed is returned by Publish after Close.
 var ErrProducerClosed = errors.New("kafka: producer closed")
 
@@ -67,6 +71,13 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	// A record over the limit would fail alone while the rest of the batch
+	// is written: refuse the whole batch before any of it goes.
+	for _, r := range records {
+		if n := r.size(); n > maxRecordBytes {
+			return fmt.Errorf("%w: a record for %s takes %d bytes, at most %d fit", ErrRecordTooLarge, r.Topic, n, maxRecordBytes)
+		}
 	}
 	msgs := make([]*sarama.ProducerMessage, len(records))
 	for i, r := range records {

@@ -22,6 +22,24 @@ type Record struct {
 	explicit  bool
 }
 
+// size returns more than r takes in a produce request: its key, value and
+// headers, and room for its framing.
+func (r Record) size() int {
+	return recordOverhead + len(r.Key) + len(r.Value) + headersSize(r.Headers)
+}
+
+// recordOverhead is more than a record's framing takes beside its key,
+// value and headers.
+const recordOverhead = 1024
+
+func headersSize(headers map[string]string) int {
+	n := 0
+	for k, v := range headers {
+		n += len(k) + len(v) + 10 // and their varint lengths
+	}
+	return n
+}
+
 // OnPartition returns r to be written to partition p of its topic rather
 // than to the partition its key chooses: for a record that belongs beside a
 // partition of another topic, such as a changelog's record of a batch.

@@ -177,7 +177,7 @@ func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*
 		}
 	}
 	out = append(out, reserved.records()...)
-	out = append(out, seen.records(p.set.Topics.OrderIDs, msgs[0].Partition, msgs[0].Offset)...)
+	out = append(out, seen.records(p.set.Topics.OrderIDs, msgs[0].Partition)...)
 	return p.publish(ctx, out)
 }
 

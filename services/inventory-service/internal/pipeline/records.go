@@ -67,7 +67,12 @@ type reservationBuilder struct {
 	topic    string
 	products []string
 	bodies   map[string][]byte
+	done     []kafka.Record // records that reached maxRecordBody
 }
+
+// maxRecordBody is where a record that gathers lines or ids is closed and
+// the next one begun, well below the 1 MB a record may take.
+const maxRecordBody = 256 << 10
 
 func newReservationBuilder(topic string) *reservationBuilder {
 	return &reservationBuilder{topic: topic, bodies: make(map[string][]byte)}
@@ -78,8 +83,13 @@ func newReservationBuilder(topic string) *reservationBuilder {
 // reflection was a quarter of the split's cost.
 func (b *reservationBuilder) add(r inventory.Reservation, correlationID string) {
 	body, ok := b.bodies[r.ProductID]
-	if !ok {
+	if ok && len(body) > maxRecordBody {
+		b.done = append(b.done, b.record(r.ProductID, body))
+		body, ok = nil, false
+	} else if !ok {
 		b.products = append(b.products, r.ProductID)
+	}
+	if !ok {
 		body = append(make([]byte, 0, 256), `{"productId":`...)
 		body = appendString(body, r.ProductID)
 		body = append(body, `,"lines":[`...)
@@ -101,13 +111,21 @@ func (b *reservationBuilder) add(r inventory.Reservation, correlationID string) 
 	b.bodies[r.ProductID] = append(body, '}')
 }
 
-// records returns one record per product, keyed by product id.
+// records returns the records of the reservations added, keyed by product
+// id: one per product, or more for a product whose lines outgrew one, in
+// the order of its lines.
 func (b *reservationBuilder) records() []kafka.Record {
-	recs := make([]kafka.Record, len(b.products))
-	for i, id := range b.products {
-		recs[i] = kafka.Record{Topic: b.topic, Key: []byte(id), Value: append(b.bodies[id], "]}"...)}
+	recs := b.done
+	for _, id := range b.products {
+		if body, ok := b.bodies[id]; ok {
+			recs = append(recs, b.record(id, body))
+		}
 	}
 	return recs
+}
+
+func (b *reservationBuilder) record(productID string, body []byte) kafka.Record {
+	return kafka.Record{Topic: b.topic, Key: []byte(productID), Value: append(body, "]}"...)}
 }
 
 // appendString appends s as a JSON string. Ids come from validated orders,
@@ -169,36 +187,40 @@ type orderID struct {
 	At     int64  `json:"at"` // unix milliseconds
 }
 
-// orderIDsBuilder gathers the order ids of one batch.
+// orderIDsBuilder gathers the order ids of one batch, in records of up to
+// about maxRecordBody.
 type orderIDsBuilder struct {
-	body []byte
-	n    int
+	bodies [][]byte
+	firsts []int64 // the offset of each record's first order
 }
 
 func (b *orderIDsBuilder) add(id string, offset int64, at time.Time) {
-	if b.n == 0 {
-		b.body = append(b.body, `{"orders":[`...)
+	last := len(b.bodies) - 1
+	if last < 0 || len(b.bodies[last]) > maxRecordBody {
+		b.bodies = append(b.bodies, []byte(`{"orders":[`))
+		b.firsts = append(b.firsts, offset)
+		last++
 	} else {
-		b.body = append(b.body, ',')
+		b.bodies[last] = append(b.bodies[last], ',')
 	}
-	b.n++
-	b.body = append(b.body, `{"id":`...)
-	b.body = appendString(b.body, id)
-	b.body = append(b.body, `,"offset":`...)
-	b.body = strconv.AppendInt(b.body, offset, 10)
-	b.body = append(b.body, `,"at":`...)
-	b.body = strconv.AppendInt(b.body, at.UnixMilli(), 10)
-	b.body = append(b.body, '}')
+	body := append(b.bodies[last], `{"id":`...)
+	body = appendString(body, id)
+	body = append(body, `,"offset":`...)
+	body = strconv.AppendInt(body, offset, 10)
+	body = append(body, `,"at":`...)
+	body = strconv.AppendInt(body, at.UnixMilli(), 10)
+	b.bodies[last] = append(body, '}')
 }
 
-// records returns the batch's record for partition of topic, keyed by the
-// partition and its first order's offset, or nothing for an empty batch.
-func (b *orderIDsBuilder) records(topic string, partition int32, firstOffset int64) []kafka.Record {
-	if b.n == 0 {
-		return nil
+// records returns the batch's records for partition of topic, each keyed by
+// the partition and its first order's offset.
+func (b *orderIDsBuilder) records(topic string, partition int32) []kafka.Record {
+	recs := make([]kafka.Record, len(b.bodies))
+	for i, body := range b.bodies {
+		key := strconv.FormatInt(int64(partition), 10) + "@" + strconv.FormatInt(b.firsts[i], 10)
+		recs[i] = kafka.Record{Topic: topic, Key: []byte(key), Value: append(body, "]}"...)}.OnPartition(partition)
 	}
-	key := strconv.FormatInt(int64(partition), 10) + "@" + strconv.FormatInt(firstOffset, 10)
-	return []kafka.Record{kafka.Record{Topic: topic, Key: []byte(key), Value: append(b.body, "]}"...)}.OnPartition(partition)}
+	return recs
 }
 
 func decodeOrderIDs(m *kafka.Message) ([]orderID, error) {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,12 +55,12 @@ func TestOrderIDsRoundTrip(t *testing.T) {
 	t.Parallel()
 	at := time.UnixMilli(1764460800123)
 	var b orderIDsBuilder
-	if recs := b.records("ids", 4, 0); len(recs) != 0 {
+	if recs := b.records("ids", 4); len(recs) != 0 {
 		t.Fatalf("an empty batch made %d records", len(recs))
 	}
 	b.add("ORDER-1", 40, at)
 	b.add(`O"2`, 41, at.Add(time.Second))
-	recs := b.records("ids", 4, 40)
+	recs := b.records("ids", 4)
 	if len(recs) != 1 || string(recs[0].Key) != "4@40" {
 		t.Fatalf("records %v, want one keyed 4@40", recs)
 	}
@@ -82,5 +83,46 @@ func TestDecodeReservationsRefusesIncompleteRecords(t *testing.T) {
 		if _, _, err := decodeReservations(&kafka.Message{Value: []byte(body)}); err == nil {
 			t.Errorf("decodeReservations(%s) = nil error", body)
 		}
+	}
+}
+
+// TestLongBatchesMakeSeveralRecords adds more lines of one product, and more
+// order ids, than one record should hold: they come in several records, in
+// order, each under the limit.
+func TestLongBatchesMakeSeveralRecords(t *testing.T) {
+	t.Parallel()
+	id := strings.Repeat("O", 1000)
+	rb := newReservationBuilder("t")
+	var ids orderIDsBuilder
+	const n = 1000
+	for i := range n {
+		rb.add(inventory.Reservation{OrderID: id, ProductID: "P", Quantity: 1, Source: inventory.Source{Offset: int64(i)}}, "c")
+		ids.add(id, int64(i), time.UnixMilli(0))
+	}
+	for name, recs := range map[string][]kafka.Record{"reservations": rb.records(), "order ids": ids.records("ids", 0)} {
+		if len(recs) < 3 {
+			t.Errorf("%s: %d records for %d entries of over 1 KB each", name, len(recs), n)
+		}
+		for _, r := range recs {
+			if len(r.Value) > 2*maxRecordBody || !json.Valid(r.Value) {
+				t.Errorf("%s: a record of %d bytes, valid JSON %v", name, len(r.Value), json.Valid(r.Value))
+			}
+		}
+	}
+	next := int64(0)
+	for _, r := range rb.records() {
+		rs, _, err := decodeReservations(&kafka.Message{Value: r.Value})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range rs {
+			if res.Source.Offset != next {
+				t.Fatalf("line of offset %d came after %d", res.Source.Offset, next-1)
+			}
+			next++
+		}
+	}
+	if next != n {
+		t.Errorf("%d lines came back of %d", next, n)
 	}
 }

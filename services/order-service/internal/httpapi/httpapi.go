@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/services/order-service/internal/orders"
 )
 
@@ -81,6 +82,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.orders.Place(context.WithoutCancel(r.Context()), order, orders.SourceHTTP); err != nil {
 		if errors.Is(err, contracts.ErrInvalid) {
 			writeJSON(w, http.StatusBadRequest, invalidBody(err))
+			return
+		}
+		if errors.Is(err, kafka.ErrRecordTooLarge) {
+			// Nothing was sent: the producer refuses such a batch whole.
+			writeError(w, http.StatusRequestEntityTooLarge, "the order is too large for Kafka: "+err.Error())
 			return
 		}
 		// Kafka did not acknowledge in time, which does not prove it did not

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/services/order-service/internal/httpapi"
 	"github.com/eventshop/eventshop/services/order-service/internal/orders"
 )
@@ -366,6 +367,21 @@ func TestPostOrderAnswers503WhenKafkaIsUnavailable(t *testing.T) {
 				t.Errorf("orderId = %q, want the order's id, ORDER-123, to retry with", got.OrderID)
 			}
 		})
+	}
+}
+
+// TestPostOrderTooLargeForKafka posts an order under the body limit that
+// Kafka would not take once encoded with its headers: the producer refuses
+// it before sending anything, and the client hears 413, not "retry".
+func TestPostOrderTooLargeForKafka(t *testing.T) {
+	t.Parallel()
+	pub := &recordingPublisher{err: fmt.Errorf("place order: %w", kafka.ErrRecordTooLarge)}
+	w := serve(t, pub, time.Second, request{body: sampleBody})
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status = %d, want 413; body %s", w.Code, w.Body)
+	}
+	if !strings.Contains(w.Body.String(), "too large for Kafka") {
+		t.Errorf("body %s, want it to say the order is too large for Kafka", w.Body)
 	}
 }
 
