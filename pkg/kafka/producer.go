@@ -30,8 +30,9 @@ var ErrProducerClosed = errors.New("kafka: producer closed")
 type Producer struct {
 	sp sarama.SyncProducer
 
-	mu     sync.RWMutex
-	closed bool
+	mu       sync.Mutex // guards closed and adding to inFlight
+	closed   bool
+	inFlight sync.WaitGroup
 }
 
 // NewProducer connects to the cluster described by cfg.
@@ -84,16 +85,20 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 		msgs[i] = r.toSarama()
 	}
 
-	p.mu.RLock()
+	p.mu.Lock()
 	if p.closed {
-		p.mu.RUnlock()
+		p.mu.Unlock()
 		return ErrProducerClosed
 	}
+	p.inFlight.Add(1)
+	p.mu.Unlock()
 	done := make(chan error, 1)
+	// sarama's send cannot be called off: when ctx ends first, this
+	// goroutine waits on for sarama's answer, which its retries and request
+	// timeouts bound, and Close waits for it. No lock is held meanwhile, so
+	// a Close that waits never holds up another Publish.
 	go func() {
-		// The read lock is held until sarama answers so that Close waits for
-		// in-flight sends instead of racing them.
-		defer p.mu.RUnlock()
+		defer p.inFlight.Done()
 		done <- sendAll(p.sp, msgs)
 	}()
 
@@ -123,15 +128,18 @@ func sendAll(sp sarama.SyncProducer, msgs []*sarama.ProducerMessage) error {
 	return nil
 }
 
-// Close waits for in-flight publishes, flushes and disconnects.
-// It is safe to call more than once.
+// Close refuses new publishes, waits for those in flight, flushes and
+// disconnects. It is safe to call more than once. With Kafka unreachable
+// it takes as long as sarama's retries: bound it from outside (App does).
 func (p *Producer) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil
 	}
 	p.closed = true
+	p.mu.Unlock()
+	p.inFlight.Wait()
 	if err := p.sp.Close(); err != nil {
 		return fmt.Errorf("kafka: close producer: %w", err)
 	}

@@ -307,7 +307,6 @@ func (a *App) Go(task func(ctx context.Context) error) { a.tasks = append(a.task
 func (a *App) Run(ctx context.Context) error {
 	// Sync flushes the logger's buffer; stderr itself may refuse to sync.
 	defer func() { _ = a.Log.Sync() }()
-	defer a.close()
 	g, ctx := errgroup.WithContext(ctx)
 	// Slow or idle clients are cut off and connections capped, so that
 	// none can hold the service, or its stop, for long.
@@ -321,6 +320,16 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return task(ctx) })
 	}
 	err := g.Wait()
+	// The producer is closed last, since consumers publish while they
+	// finish, and within the shutdown budget: with Kafka gone, flushing
+	// would wait as long as sarama retries.
+	closed := make(chan struct{})
+	go func() { a.close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(a.base.ShutdownTimeout):
+		err = errors.Join(err, fmt.Errorf("closing the Kafka clients took over %s; leaving without them", a.base.ShutdownTimeout))
+	}
 	if err != nil {
 		a.Log.Error("stopped with error", zap.Error(err))
 	} else {
