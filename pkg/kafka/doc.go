@@ -6,11 +6,17 @@
 //     acks from all in-sync replicas and the Java client's murmur2 partitioning,
 //     so a key lands on the same partition whichever client wrote it;
 //   - a Consumer that runs a consumer group for as long as its context lives,
-//     across rebalances, and calls a Handler per record; an offset is marked only
-//     after its handler returned nil (at-least-once);
+//     across rebalances, and calls a Handler per record, or a BatchHandler per
+//     batch of what a partition has ready (opened per partition by an
+//     OpenFunc, where state is restored); an offset is marked only after its
+//     handler returned nil (at-least-once);
 //   - Middleware (Recover, Retry, DeadLetter) composed around a Handler,
 //     so a poison record is parked on a dead-letter topic and never blocks its
 //     partition, while a transient failure is retried instead of skipped;
+//   - DeadLetters, the dead-letter record of a message, for batch handlers
+//     that publish it with the rest of their output;
+//   - a Reader that reads a partition to its end (to restore state from a
+//     changelog) or follows a topic (a read model), outside any group;
 //   - EnsureTopics, an idempotent topic creator;
 //   - SaramaLogger, which routes sarama's own log lines to zap.
 package kafka
