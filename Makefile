@@ -91,6 +91,10 @@ run: build ## Run the broker and the four services, no Docker (Ctrl-C stops all)
 bench: build ## Measure drain, memory, ingest and end-to-end latency; print a table (about a minute)
 	@$(BIN)/bench -bin $(BIN)
 
+.PHONY: anchor
+anchor: build ## Compare the inventory with the same rule as a Kafka Streams app (exactly_once_v2) on Apache Kafka
+	@bash deploy/anchor/compare.sh
+
 .PHONY: chaos
 chaos: ## Prove the inventory exact at full size: 20,000 orders, instances killed and scaled (embedded broker, or KAFKA_BROKERS)
 	cd services/inventory-service && INVENTORY_PROOF_FULL=1 \
