@@ -161,6 +161,10 @@ func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*
 		if err == nil {
 			rs, err = inventory.Split(order, inventory.Source{Partition: m.Partition, Offset: m.Offset})
 		}
+		corr := eventbus.CorrelationOf(m)
+		if err == nil {
+			err = fitsRecords(order, corr)
+		}
 		if err != nil {
 			out = append(out, p.deadLetter(m, err))
 			continue
@@ -171,7 +175,6 @@ func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*
 			continue
 		}
 		seen.add(order.OrderID, m.Offset, m.Timestamp)
-		corr := eventbus.CorrelationOf(m)
 		for _, r := range rs {
 			reserved.add(r, corr)
 		}
@@ -179,6 +182,20 @@ func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*
 	out = append(out, reserved.records()...)
 	out = append(out, seen.records(p.set.Topics.OrderIDs, msgs[0].Partition)...)
 	return p.publish(ctx, out)
+}
+
+// fitsRecords refuses an order whose ids are too long for the records it
+// makes: a reservation line or an order id over maxRecordBody could make a
+// record Kafka refuses, and the whole batch, and its partition, would be
+// stuck behind it. Such an order goes to the dead-letter topic instead.
+func fitsRecords(order contracts.Order, correlationID string) error {
+	for i, line := range order.Products {
+		if n := len(order.OrderID) + 2*len(line.ProductID) + len(correlationID) + 200; n > maxRecordBody {
+			return kafka.Permanent(fmt.Errorf("order line %d needs %d bytes in the inventory's records, at most %d fit: ids too long",
+				i, n, maxRecordBody))
+		}
+	}
+	return nil
 }
 
 // openApply restores the state of a reservation partition's products and

@@ -1,12 +1,14 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
@@ -124,5 +126,57 @@ func TestLongBatchesMakeSeveralRecords(t *testing.T) {
 	}
 	if next != n {
 		t.Errorf("%d lines came back of %d", next, n)
+	}
+}
+
+// capture is a Publisher that keeps what it is given.
+type capture struct{ records []kafka.Record }
+
+func (c *capture) Publish(_ context.Context, recs ...kafka.Record) error {
+	c.records = append(c.records, recs...)
+	return nil
+}
+
+// TestSplitDeadLettersAnOrderTooLongForItsRecords splits a batch holding an
+// order whose product id alone is longer than a reservations record should
+// be: it goes to the dead-letter topic, and the order beside it is split.
+func TestSplitDeadLettersAnOrderTooLongForItsRecords(t *testing.T) {
+	t.Parallel()
+	pub := &capture{}
+	p := benchPipeline(pub)
+	huge := contracts.SampleOrder()
+	huge.OrderID = "HUGE"
+	huge.Products[0].ProductID = strings.Repeat("P", 600_000)
+	var msgs []*kafka.Message
+	for i, o := range []contracts.Order{huge, contracts.SampleOrder()} {
+		body, err := contracts.Encode(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, &kafka.Message{Topic: contracts.TopicNewOrder, Offset: int64(i), Value: body, Timestamp: time.Now()})
+	}
+	if err := p.split(context.Background(), inventory.NewOrders(time.Hour), msgs); err != nil {
+		t.Fatalf("split: %v", err)
+	}
+	var dead, reservations int
+	for _, r := range pub.records {
+		switch r.Topic {
+		case "dlt":
+			dead++
+			if r.Headers[kafka.HeaderDLTOriginOffset] != "0" || !strings.Contains(r.Headers[kafka.HeaderDLTError], "ids too long") {
+				t.Errorf("dead letter with headers %v", r.Headers)
+			}
+		case p.set.Topics.Reservations:
+			reservations++
+			if strings.Contains(string(r.Value), "HUGE") {
+				t.Errorf("the huge order's lines were reserved")
+			}
+		}
+		if len(r.Value) > 2*maxRecordBody && r.Topic != "dlt" {
+			t.Errorf("a %s record of %d bytes", r.Topic, len(r.Value))
+		}
+	}
+	if dead != 1 || reservations != 2 {
+		t.Errorf("%d dead letters and %d reservations records, want 1 and 2 (the sample order's products)", dead, reservations)
 	}
 }
