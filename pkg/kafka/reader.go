@@ -86,7 +86,13 @@ func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int3
 	}
 	defer consumer.Close()
 	n := 0
-	err = consume(ctx, consumer, topic, partition, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+	// The end can also be reached without a record at end-1: retention may
+	// delete what was below it meanwhile. Look now and then.
+	reached := func() bool {
+		oldest, err := r.client.GetOffset(topic, partition, sarama.OffsetOldest)
+		return err == nil && oldest >= end
+	}
+	err = consume(ctx, consumer, topic, partition, sarama.OffsetOldest, reached, func(cm *sarama.ConsumerMessage) (bool, error) {
 		n++
 		if err := fn(messageFromSarama(cm)); err != nil {
 			return false, err
@@ -123,7 +129,7 @@ func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) er
 	for i := range n {
 		p := int32(i)
 		wg.Go(func() {
-			errs[i] = consume(ctx, consumer, topic, p, sarama.OffsetOldest, func(cm *sarama.ConsumerMessage) (bool, error) {
+			errs[i] = consume(ctx, consumer, topic, p, sarama.OffsetOldest, nil, func(cm *sarama.ConsumerMessage) (bool, error) {
 				fn(messageFromSarama(cm))
 				return true, nil
 			})
@@ -137,26 +143,35 @@ func (r *Reader) Follow(ctx context.Context, topic string, fn func(*Message)) er
 }
 
 // consume reads partition from offset, calling fn for each record until fn
-// reports false or fails, or ctx ends (ctx's error is returned).
+// reports false or fails, reached (if not nil, asked every second without a
+// record) reports the end, or ctx ends or the consumer is stopping (see
+// Stopping): then ctx's error or errStopping is returned. Errors sarama
+// reports on the way are ones it retries by itself, so reading goes on.
 func consume(ctx context.Context, consumer sarama.Consumer, topic string, partition int32, offset int64,
-	fn func(*sarama.ConsumerMessage) (bool, error)) error {
+	reached func() bool, fn func(*sarama.ConsumerMessage) (bool, error)) error {
 	pc, err := consumer.ConsumePartition(topic, partition, offset)
 	if err != nil {
 		return fmt.Errorf("kafka: read %s/%d: %w", topic, partition, err)
 	}
 	defer pc.AsyncClose()
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-pc.Errors():
-			if err != nil {
-				return fmt.Errorf("kafka: read %s/%d: %w", topic, partition, err.Err)
+		case <-Stopping(ctx):
+			return fmt.Errorf("kafka: read %s/%d: %w", topic, partition, errStopping)
+		case <-pc.Errors():
+		case <-idle.C:
+			if reached != nil && reached() {
+				return nil
 			}
 		case cm, ok := <-pc.Messages():
 			if !ok {
 				return fmt.Errorf("kafka: read %s/%d: stopped", topic, partition)
 			}
+			idle.Reset(time.Second)
 			more, err := fn(cm)
 			if err != nil || !more {
 				return err
@@ -164,3 +179,6 @@ func consume(ctx context.Context, consumer sarama.Consumer, topic string, partit
 		}
 	}
 }
+
+// errStopping is returned by a read the consumer's stop cut short.
+var errStopping = errors.New("consumer stopping")
