@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,7 +18,22 @@ import (
 // never finishes its stop, as a service whose Kafka stopped answering.
 const stuckMainEnv = "SERVICE_TEST_STUCK_MAIN"
 
+// failAfterSetupEnv, set, makes the test binary run a service that logs a
+// line after Setup and fails before App.Run.
+const failAfterSetupEnv = "SERVICE_TEST_FAIL_AFTER_SETUP"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(failAfterSetupEnv) == "1" {
+		service.Main("failing", func(_ context.Context, args []string, out io.Writer) error {
+			cfg := testConfig{Base: service.DefaultBase(":0")}
+			log, err := service.Setup("failing", args, out, &cfg)
+			if err != nil {
+				return err
+			}
+			log.Info("the last line before the failure")
+			return errors.New("failed to start")
+		})
+	}
 	if os.Getenv(stuckMainEnv) == "1" {
 		service.Main("stuck", func(ctx context.Context, _ []string, out io.Writer) error {
 			_, _ = io.WriteString(out, "running\n")
@@ -75,5 +91,22 @@ func readLine(t *testing.T, r io.Reader, want string) {
 	buf := make([]byte, len(want))
 	if _, err := io.ReadFull(r, buf); err != nil || string(buf) != want {
 		t.Fatalf("read %q, %v; want %q", buf, err, want)
+	}
+}
+
+// TestExitFlushesTheLog runs a service that fails after Setup, before
+// App.Run: the line it logged last must still reach stderr, out of the
+// logger's buffer.
+func TestExitFlushesTheLog(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), failAfterSetupEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "the last line before the failure") {
+		t.Errorf("the last log line was lost:\n%s", out)
 	}
 }

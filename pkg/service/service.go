@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,6 +67,7 @@ func Setup(name string, args []string, out io.Writer, cfg Configurable) (*zap.Lo
 		return nil, err
 	}
 	log = log.With(zap.String("service", name))
+	exitLog.Store(log)
 	kafka.UseLogger(log)
 	log.Info("starting", zap.Any("config", config.Describe(cfg)))
 	return log, nil
@@ -89,6 +91,10 @@ func healthcheck(httpAddr string) error {
 	return ErrDone
 }
 
+// exitLog is the logger Setup built last, which Exit flushes: a run that
+// fails after Setup but before App.Run would otherwise lose its last lines.
+var exitLog atomic.Pointer[zap.Logger]
+
 // RunFunc is a service's run function: main's whole work, on the command
 // line's arguments, until ctx ends.
 type RunFunc func(ctx context.Context, args []string, out io.Writer) error
@@ -111,6 +117,10 @@ func Main(name string, run RunFunc) {
 // ErrDone or a stop (context.Canceled, as when SIGTERM comes during start),
 // 1 otherwise, with the error on stderr.
 func Exit(name string, err error) {
+	// Flush the log's buffer whatever path the service took to here.
+	if log := exitLog.Load(); log != nil {
+		_ = log.Sync()
+	}
 	if err == nil || errors.Is(err, config.ErrHelp) || errors.Is(err, ErrDone) || errors.Is(err, context.Canceled) {
 		os.Exit(0)
 	}
@@ -319,16 +329,23 @@ func (a *App) Run(ctx context.Context) error {
 	for _, task := range a.tasks {
 		g.Go(func() error { return task(ctx) })
 	}
+	// The stop's budget runs from the moment it is asked for.
+	var stopAsked atomic.Int64
+	context.AfterFunc(ctx, func() { stopAsked.Store(time.Now().UnixNano()) })
 	err := g.Wait()
 	// The producer is closed last, since consumers publish while they
-	// finish, and within the shutdown budget: with Kafka gone, flushing
-	// would wait as long as sarama retries.
+	// finish, and within what is left of the shutdown budget (a second at
+	// least): with Kafka gone, flushing would wait as long as sarama retries.
+	left := time.Second
+	if at := stopAsked.Load(); at != 0 {
+		left = max(left, a.base.ShutdownTimeout-time.Since(time.Unix(0, at)))
+	}
 	closed := make(chan struct{})
 	go func() { a.close(); close(closed) }()
 	select {
 	case <-closed:
-	case <-time.After(a.base.ShutdownTimeout):
-		err = errors.Join(err, fmt.Errorf("closing the Kafka clients took over %s; leaving without them", a.base.ShutdownTimeout))
+	case <-time.After(left):
+		err = errors.Join(err, fmt.Errorf("closing the Kafka clients outlasted the %s shutdown timeout; leaving without them", a.base.ShutdownTimeout))
 	}
 	if err != nil {
 		a.Log.Error("stopped with error", zap.Error(err))
