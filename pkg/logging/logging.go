@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -142,23 +143,25 @@ func (c escapedMessages) Write(ent zapcore.Entry, fields []zapcore.Field) error 
 	return c.Core.Write(ent, fields)
 }
 
-// escapeControls writes the C0 control characters and DEL of s as Go
-// escapes (\n, \t, \x1b), leaving everything else, and s without them,
-// as it is.
+// escapeControls writes the control characters of s (C0, DEL and C1) as Go
+// escapes (\n, \t, \x1b, \u009b), leaving every other byte, invalid UTF-8
+// included, as it is.
 func escapeControls(s string) string {
 	if !strings.ContainsFunc(s, isControl) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if !isControl(r) {
-			b.WriteRune(r)
-			continue
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if isControl(r) { // an invalid byte reads as utf8.RuneError, not a control
+			q := strconv.QuoteRune(r) // '\n', '\x1b', '\u009b'
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[:n])
 		}
-		q := strconv.QuoteRune(r) // '\n', '\x1b'
-		b.WriteString(q[1 : len(q)-1])
+		s = s[n:]
 	}
 	return b.String()
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }

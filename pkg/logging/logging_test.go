@@ -186,6 +186,12 @@ func TestConsoleMessagesCannotForgeLines(t *testing.T) {
 	if !strings.Contains(lines[0], want) || strings.ContainsAny(lines[0], "\r\x1b") {
 		t.Errorf("line %q, want the message escaped as %q", lines[0], want)
 	}
+	// C1 controls are escaped too; invalid UTF-8 is left as it is.
+	buf.Reset()
+	log.Info("csi\u009b2J bad\xff\n")
+	if !strings.Contains(buf.String(), `csi\u009b2J bad`+"\xff"+`\n`) {
+		t.Errorf("line %q, want C1 escaped and the invalid byte kept", buf.String())
+	}
 	// Ordinary messages are written as they are.
 	buf.Reset()
 	log.Info("Congrats CUSTOMER-123, your order ORDER-1 has been approved! ünïcode")
