@@ -19,10 +19,11 @@ type TopicSpec struct {
 	Configs map[string]string
 }
 
-// EnsureTopics creates the topics that do not exist yet and leaves the others
-// alone, so every service can call it at start in any order. A topic that
-// exists with fewer partitions than asked for is logged, not changed:
-// adding partitions moves keys, which is an operator's decision.
+// EnsureTopics creates the topics that do not exist yet, so every service
+// can call it at start in any order. On a topic that exists it sets the
+// Configs its spec names; a topic with fewer partitions than asked for is
+// logged, not changed: adding partitions moves keys, which is an operator's
+// decision.
 func EnsureTopics(ctx context.Context, cfg Config, log *zap.Logger, specs ...TopicSpec) error {
 	sc, err := cfg.sarama()
 	if err != nil {
@@ -120,9 +121,30 @@ func ensureTopics(admin sarama.ClusterAdmin, log *zap.Logger, specs []TopicSpec)
 			if err := checkPartitions(admin, log, spec); err != nil {
 				return err
 			}
+			if err := setConfigs(admin, spec); err != nil {
+				return err
+			}
 		default:
 			return fmt.Errorf("kafka: create topic %s: %w", spec.Name, err)
 		}
+	}
+	return nil
+}
+
+// setConfigs sets spec's topic-level settings on a topic that exists, so
+// that a setting changed since the topic was made (a retention that follows
+// a configured window) takes effect. Settings spec does not name are left
+// as they are.
+func setConfigs(admin sarama.ClusterAdmin, spec TopicSpec) error {
+	if len(spec.Configs) == 0 {
+		return nil
+	}
+	entries := make(map[string]sarama.IncrementalAlterConfigsEntry, len(spec.Configs))
+	for k, v := range spec.Configs {
+		entries[k] = sarama.IncrementalAlterConfigsEntry{Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v}
+	}
+	if err := admin.IncrementalAlterConfig(sarama.TopicResource, spec.Name, entries, false); err != nil {
+		return fmt.Errorf("kafka: set the configs of topic %s: %w", spec.Name, err)
 	}
 	return nil
 }

@@ -553,6 +553,35 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestEnsureTopicsSetsConfigsOnATopicThatExists ensures a topic, then
+// ensures it again with a longer retention, as a service does after its
+// window was raised: the topic takes the new value.
+func TestEnsureTopicsSetsConfigsOnATopicThatExists(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	name := kafkatest.Name(t, "reconfig")
+	for _, retention := range []string{"7200000", "90000000"} {
+		spec := kafka.TopicSpec{Name: name, Partitions: 1, ReplicationFactor: 1,
+			Configs: map[string]string{"cleanup.policy": "delete", "retention.ms": retention}}
+		if err := kafka.EnsureTopics(context.Background(), cfg, zap.NewNop(), spec); err != nil {
+			t.Fatalf("EnsureTopics: %v", err)
+		}
+	}
+	entries, err := newAdmin(t, cfg).DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: name, ConfigNames: []string{"retention.ms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ""
+	for _, e := range entries {
+		if e.Name == "retention.ms" {
+			got = e.Value
+		}
+	}
+	if got != "90000000" {
+		t.Errorf("retention.ms = %q, want the second spec's 90000000", got)
+	}
+}
+
 func TestPingerReportsAReachableCluster(t *testing.T) {
 	t.Parallel()
 	pinger, err := kafka.NewPinger(kafkatest.Config(t))
