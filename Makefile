@@ -22,7 +22,7 @@ TEST_KAFKA_BROKERS ?=
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build every binary into bin/
@@ -96,7 +96,7 @@ anchor: build ## Compare the inventory with the same rule as a Kafka Streams app
 	@bash deploy/anchor/compare.sh
 
 .PHONY: chaos
-chaos: ## Prove the inventory exact at full size: 20,000 orders, instances killed and scaled (embedded broker, or KAFKA_BROKERS)
+chaos: ## Prove the inventory exact at full size: 21,000 orders (1,000 repeated), instances killed and scaled (embedded broker, or KAFKA_BROKERS)
 	cd services/inventory-service && INVENTORY_PROOF_FULL=1 \
 		go test $(GOTEST_FLAGS) -run 'TestKillOneOfThree|TestScaleUpAndDown' -v .
 
