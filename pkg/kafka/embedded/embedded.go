@@ -30,6 +30,7 @@ type Options struct {
 type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
+	port    *gate
 }
 
 // Start listens and serves until Close.
@@ -50,13 +51,17 @@ func Start(opts Options) (*Broker, error) {
 		host = "127.0.0.1"
 	}
 
+	var gates []*gate
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(port),
 		// kfake always asks for 127.0.0.1; honour the host we were given.
+		// It listens through a gate, which Down and Up close and open.
 		kfake.ListenFn(func(network, a string) (net.Listener, error) {
 			_, p, _ := net.SplitHostPort(a)
-			return net.Listen(network, net.JoinHostPort(host, p))
+			g, err := listenGate(network, net.JoinHostPort(host, p))
+			gates = append(gates, g)
+			return g, err
 		}),
 		// Topics are not created on a client's metadata request (kfake's
 		// AllowAutoTopicCreation is not set), as on a careful production
@@ -70,7 +75,11 @@ func Start(opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: listen on %s: %w", addr, err)
 	}
-	return &Broker{cluster: c, addr: c.ListenAddrs()[0]}, nil
+	if len(gates) != 1 {
+		c.Close()
+		return nil, fmt.Errorf("embedded broker: %d listeners, want 1", len(gates))
+	}
+	return &Broker{cluster: c, addr: c.ListenAddrs()[0], port: gates[0]}, nil
 }
 
 // Addr is the host:port clients bootstrap from.
@@ -78,3 +87,12 @@ func (b *Broker) Addr() string { return b.addr }
 
 // Close stops serving and drops all data.
 func (b *Broker) Close() { b.cluster.Close() }
+
+// Down takes the broker off the network, as a stopped broker is: its port
+// refuses connections and every open connection is cut. Its data, topics
+// and committed offsets stay, as a restarted broker's do on disk; consumer
+// group members time out as they would. Up brings it back.
+func (b *Broker) Down() { b.port.down() }
+
+// Up serves again on the same address after Down.
+func (b *Broker) Up() error { return b.port.up() }

@@ -1,0 +1,87 @@
+package embedded_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/eventshop/eventshop/pkg/kafka/embedded"
+)
+
+// TestDownAndUpKeepTheData takes the broker off the network and back: while
+// it is down its port refuses connections and a client's open connection is
+// cut; once it is up, on the same address, what was written before is there
+// and the same client writes again.
+func TestDownAndUpKeepTheData(t *testing.T) {
+	b, err := embedded.Start(embedded.Options{Topics: []string{"t"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	sc := sarama.NewConfig()
+	sc.Producer.Return.Successes = true
+	sc.Producer.Retry.Max = 20
+	sc.Producer.Retry.Backoff = 250 * time.Millisecond
+	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	client, err := sarama.NewClient([]string{b.Addr()}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	producer, err := sarama.NewSyncProducerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "t", Value: sarama.StringEncoder("before")}); err != nil {
+		t.Fatal(err)
+	}
+
+	b.Down()
+	if c, err := net.DialTimeout("tcp", b.Addr(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the port accepted a connection while the broker was down")
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "t", Value: sarama.StringEncoder("after")})
+		sent <- err
+	}()
+	select {
+	case err := <-sent:
+		t.Fatalf("a send completed while the broker was down: %v", err)
+	case <-time.After(time.Second):
+	}
+	if err := b.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("send after the broker came back: %v", err)
+	}
+
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition("t", 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case m := <-pc.Messages():
+			got = append(got, string(m.Value))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("read %q, want [before after]", got)
+		}
+	}
+	if got[0] != "before" || got[1] != "after" {
+		t.Fatalf("read %q, want [before after]", got)
+	}
+}
