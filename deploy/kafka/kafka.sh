@@ -6,6 +6,9 @@
 #   kafka.sh up [--port 39092]   start (or find running) and wait until it serves;
 #                                last stdout line: KAFKA_BROKERS=127.0.0.1:PORT
 #   kafka.sh down                stop it and delete its data (no error if not running)
+#   kafka.sh stop                stop it and keep its data, as a broker outage does
+#   kafka.sh start [--port P]    start it again on the data `stop` kept (or fresh,
+#                                like `up`, when there is none)
 #   kafka.sh status              exit 0 if running (prints KAFKA_BROKERS), 3 if not
 #   kafka.sh classpath           print the Java classpath (resolving it if needed)
 #   kafka.sh run CLASS ARGS...   run a Kafka tool on that classpath, quiet logging, e.g.
@@ -284,6 +287,11 @@ cmd_up() {
   log "Kafka $(classpath_version) on 127.0.0.1:$PORT (controller :$((PORT + 1))), state in $STATE_DIR"
   write_log4j_configs
   write_server_properties "$PORT"
+  if [[ "${KEEP_DATA:-0}" == 1 && -f "$DATA_DIR/meta.properties" ]]; then
+    log "starting on the data kept in $DATA_DIR"
+    start_broker
+    return
+  fi
   rm -rf "$DATA_DIR"
   mkdir -p "$DATA_DIR"
   : >"$LOG_FILE"
@@ -303,6 +311,13 @@ cmd_up() {
     die "kafka-storage format failed"
   fi
 
+  start_broker
+}
+
+# start_broker starts the JVM on the configuration and data in STATE_DIR and
+# waits until it serves.
+start_broker() {
+  local pid
   # Start detached: setsid gives it its own session, so closing the terminal or
   # Ctrl-C in the caller does not hit it; stdin/stdout/stderr are redirected so a
   # caller's $(kafka.sh up) does not wait for the broker's output to close; fd 9
@@ -355,6 +370,19 @@ cmd_down() {
   rm -rf "$DATA_DIR"
 }
 
+cmd_stop() {
+  local pid
+  if pid="$(running_pid)"; then
+    log "stopping broker pid $pid, keeping its data"
+    stop_pid "$pid"
+  else
+    log "not running"
+  fi
+  rm -f "$PID_FILE" "$PORT_FILE"
+}
+
+cmd_start() { KEEP_DATA=1 cmd_up "$@"; }
+
 cmd_status() {
   local pid
   if pid="$(running_pid)"; then
@@ -371,7 +399,7 @@ main() {
   [[ $# -gt 0 ]] && shift
   mkdir -p "$STATE_DIR"
   case "$cmd" in
-    up|down|status)
+    up|down|stop|start|status)
       # Serialise up/down/status on the same state dir (e.g. two test jobs
       # calling `up` at once would otherwise both start a broker).
       exec 9>"$STATE_DIR/lock"
@@ -380,8 +408,8 @@ main() {
       ;;
     classpath) resolve_classpath; cat "$CP_FILE"; echo ;;
     run) [[ $# -ge 1 ]] || die "usage: kafka.sh run CLASS [ARGS...]"; run_tool "$@" ;;
-    -h|--help|help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-    *) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    -h|--help|help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    *) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }
 
