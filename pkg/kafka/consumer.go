@@ -43,11 +43,17 @@ type GroupConfig struct {
 	SessionTimeout time.Duration
 	// HeartbeatInterval must be well under SessionTimeout; a third is usual.
 	HeartbeatInterval time.Duration
-	// CommitInterval is how often marked offsets are committed. Offsets are
+	// CommitInterval is how often handled offsets are committed. Offsets are
 	// also committed when a session ends, on rebalance and on shutdown. A
 	// short interval costs one small request per interval and shortens what
 	// a crash makes the group read again.
 	CommitInterval time.Duration
+	// BeforeCommit, if set, is called before each commit, after the
+	// messages it covers were handled: a service whose handlers write
+	// through a buffer (its log) flushes it here, so that no offset is
+	// committed while a crash could still lose what its message produced.
+	// An error skips that commit; the offsets go with a later one.
+	BeforeCommit func() error
 	// ShutdownTimeout bounds a graceful stop: finishing in-flight messages,
 	// committing and leaving the group.
 	ShutdownTimeout time.Duration
@@ -124,7 +130,8 @@ func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
 //
 // Each partition is processed by its own goroutine, in offset order, so a
 // handler must be safe for concurrent use across partitions. A message's
-// offset is marked only after the handler returns nil. If the handler returns
+// offset is committed only after the handler returned nil and, if set,
+// GroupConfig.BeforeCommit succeeded after that. If the handler returns
 // an error the session is restarted and the message is delivered again: wrap
 // handlers in Retry and DeadLetter so that only a stop or a failed dead-letter
 // publish ever gets that far.
@@ -136,10 +143,12 @@ type Consumer struct {
 	claims atomic.Pointer[map[string][]int32]
 
 	// Failures in a row, for Healthy: sessions that could not start (reset
-	// when one starts) and handler errors that ended a session (reset when
-	// a message is handled).
+	// when one starts), handler errors that ended a session (reset when
+	// a message is handled) and commits that BeforeCommit held back (reset
+	// when one goes through).
 	sessionFailures atomic.Int32
 	handlerFailures atomic.Int32
+	commitFailures  atomic.Int32
 	lastFailure     atomic.Pointer[error]
 	// inFlight holds a *inFlight per claimed partition, keyed by
 	// "topic/partition".
@@ -159,9 +168,9 @@ const unhealthyAfter = 3
 
 // Healthy reports an error while the consumer makes no progress: its
 // sessions do not start (the cluster is away, a topic is missing), its
-// handler keeps failing, or one message has been in its handler for longer
-// than StuckAfter (a retry loop that never succeeds, a hung call). Services
-// use it for readiness.
+// handler keeps failing, BeforeCommit keeps failing, or one message has been
+// in its handler for longer than StuckAfter (a retry loop that never
+// succeeds, a hung call). Services use it for readiness.
 func (c *Consumer) Healthy() error {
 	var stuck error
 	c.inFlight.Range(func(key, value any) bool {
@@ -177,18 +186,21 @@ func (c *Consumer) Healthy() error {
 	if stuck != nil {
 		return stuck
 	}
-	s, h := c.sessionFailures.Load(), c.handlerFailures.Load()
-	if s < unhealthyAfter && h < unhealthyAfter {
+	s, h, b := c.sessionFailures.Load(), c.handlerFailures.Load(), c.commitFailures.Load()
+	if s < unhealthyAfter && h < unhealthyAfter && b < unhealthyAfter {
 		return nil
 	}
 	var last error
 	if p := c.lastFailure.Load(); p != nil {
 		last = *p
 	}
-	if s >= unhealthyAfter {
+	switch {
+	case s >= unhealthyAfter:
 		return fmt.Errorf("consumer group %s: %d sessions in a row failed to start, last: %w", c.cfg.Group, s, last)
+	case h >= unhealthyAfter:
+		return fmt.Errorf("consumer group %s: the handler failed %d times in a row, last: %w", c.cfg.Group, h, last)
 	}
-	return fmt.Errorf("consumer group %s: the handler failed %d times in a row, last: %w", c.cfg.Group, h, last)
+	return fmt.Errorf("consumer group %s: %d commits in a row held back by a failing BeforeCommit, last: %w", c.cfg.Group, b, last)
 }
 
 func (c *Consumer) recordFailure(counter *atomic.Int32, err error) {
@@ -224,8 +236,9 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 	if gc.FromNewest {
 		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	}
-	sc.Consumer.Offsets.AutoCommit.Enable = true
-	sc.Consumer.Offsets.AutoCommit.Interval = gc.CommitInterval
+	// Offsets are committed by the consumer's own loop (see committer),
+	// which calls BeforeCommit first.
+	sc.Consumer.Offsets.AutoCommit.Enable = false
 	sc.Consumer.Return.Errors = true
 	// Fetch at most 256 KiB per partition at a time (sarama's default is
 	// 1 MiB): a fetch response is held in memory while its records wait in
@@ -368,6 +381,7 @@ type groupHandler struct {
 	workCtx context.Context
 	log     *zap.Logger
 	failure atomic.Pointer[error] // the last handler error of this session
+	commits atomic.Pointer[committer]
 }
 
 // takeFailure returns and clears the handler error that ended the session,
@@ -383,12 +397,18 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	claims := sess.Claims()
 	h.owner.claims.Store(&claims)
 	h.owner.sessionFailures.Store(0)
+	c := newCommitter(h.owner, sess)
+	h.commits.Store(c)
+	go c.run()
 	h.log.Info("partitions assigned", zap.Any("claims", claims),
 		zap.String("member_id", sess.MemberID()), zap.Int32("generation", sess.GenerationID()))
 	return nil
 }
 
 func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
+	// Every claim has returned: what they handled is committed now, while
+	// the session's generation still owns the partitions.
+	h.commits.Load().finish()
 	h.owner.claims.Store(nil)
 	h.log.Info("partitions released", zap.Any("claims", sess.Claims()),
 		zap.Int32("generation", sess.GenerationID()))
@@ -401,6 +421,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	busy := &inFlight{}
 	h.owner.inFlight.Store(key, busy)
 	defer h.owner.inFlight.Delete(key)
+	handled := h.commits.Load().track(claim.Topic(), claim.Partition())
 
 	fail := func(err error) error {
 		h.failure.Store(&err)
@@ -429,8 +450,8 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 				// starts again from the batch's first message.
 				return fail(fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err))
 			}
-			// Marking the last message commits the whole batch.
-			sess.MarkMessage(raw[len(raw)-1], "")
+			// The next commit takes the whole batch.
+			handled.Store(raw[len(raw)-1].Offset + 1)
 			if h.owner.handlerFailures.Load() != 0 {
 				h.owner.handlerFailures.Store(0)
 			}
@@ -483,4 +504,98 @@ func withStopping(ctx context.Context, stop <-chan struct{}) context.Context {
 func Stopping(ctx context.Context) <-chan struct{} {
 	ch, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
 	return ch
+}
+
+// committer commits the offsets a session's claims have handled, every
+// CommitInterval while the session runs and once more when it ends. Each
+// round takes the offsets handled so far, calls BeforeCommit, and only then
+// marks and commits them, so that no offset is committed ahead of the hook.
+type committer struct {
+	owner *Consumer
+	sess  sarama.ConsumerGroupSession
+
+	mu     sync.Mutex // serialises rounds and guards claims
+	claims []*claimOffsets
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// claimOffsets is one claimed partition's progress.
+type claimOffsets struct {
+	topic     string
+	partition int32
+	// handled is the offset after the last message handled, -1 before one.
+	handled atomic.Int64
+	marked  int64 // the last offset marked; guarded by committer.mu
+}
+
+func newCommitter(owner *Consumer, sess sarama.ConsumerGroupSession) *committer {
+	return &committer{owner: owner, sess: sess, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// track registers a claimed partition and returns where its claim stores
+// the offset after the last message it handled.
+func (c *committer) track(topic string, partition int32) *atomic.Int64 {
+	co := &claimOffsets{topic: topic, partition: partition, marked: -1}
+	co.handled.Store(-1)
+	c.mu.Lock()
+	c.claims = append(c.claims, co)
+	c.mu.Unlock()
+	return &co.handled
+}
+
+func (c *committer) run() {
+	defer close(c.done)
+	tick := time.NewTicker(c.owner.cfg.CommitInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+			c.round()
+		}
+	}
+}
+
+// finish stops the periodic rounds and runs the last one.
+func (c *committer) finish() {
+	close(c.stop)
+	<-c.done
+	c.round()
+}
+
+func (c *committer) round() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	type due struct {
+		claim  *claimOffsets
+		offset int64
+	}
+	var dues []due
+	for _, co := range c.claims {
+		if off := co.handled.Load(); off > co.marked {
+			dues = append(dues, due{co, off})
+		}
+	}
+	if len(dues) > 0 && c.owner.cfg.BeforeCommit != nil {
+		if err := c.owner.cfg.BeforeCommit(); err != nil {
+			if c.owner.commitFailures.Add(1) == 1 {
+				c.owner.log.Warn("offsets not committed: before commit failed", zap.Error(err))
+			}
+			c.owner.lastFailure.Store(&err)
+			return
+		}
+		if n := c.owner.commitFailures.Swap(0); n > 0 {
+			c.owner.log.Info("offsets committed again", zap.Int32("rounds_skipped", n))
+		}
+	}
+	for _, d := range dues {
+		c.sess.MarkOffset(d.claim.topic, d.claim.partition, d.offset, "")
+		d.claim.marked = d.offset
+	}
+	// Commit sends only what is marked and not yet committed; it is called
+	// every round so that a commit the broker refused is sent again.
+	c.sess.Commit()
 }

@@ -8,8 +8,10 @@
 //   - a Consumer that runs a consumer group for as long as its context lives,
 //     across rebalances, and calls a Handler per record, or a BatchHandler per
 //     batch of what a partition has ready (opened per partition by an
-//     OpenFunc, where state is restored); an offset is marked only after its
-//     handler returned nil (at-least-once);
+//     OpenFunc, where state is restored); an offset is committed only after
+//     its handler returned nil (at-least-once), and after a BeforeCommit hook
+//     (a service flushing its buffered log) succeeded, so a crash never
+//     commits a message whose output was still in a buffer;
 //   - Middleware (Recover, Retry, DeadLetter) composed around a Handler,
 //     so a poison record is parked on a dead-letter topic and never blocks its
 //     partition, while a transient failure is retried instead of skipped;
