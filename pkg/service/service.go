@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -229,8 +230,7 @@ func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) 
 // failures, retry of transient ones and panic recovery. /readyz reports the
 // consumer unready while it keeps failing.
 func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
-	gc := kafka.DefaultGroupConfig(group, topics...)
-	gc.ShutdownTimeout = a.base.ShutdownTimeout
+	gc := a.groupConfig(group, topics)
 	log := a.Log.With(zap.String("group", group))
 	h = kafka.Chain(h,
 		eventbus.Correlate(),
@@ -246,6 +246,37 @@ func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
 	return nil
 }
 
+// groupConfig is the configuration of every consumer group the service
+// joins. Its log lines are part of what a service does (a notification, an
+// action recorded), so the log's buffer is written out before each commit:
+// a crash then never commits a message whose line was still in the buffer.
+func (a *App) groupConfig(group string, topics []string) kafka.GroupConfig {
+	gc := kafka.DefaultGroupConfig(group, topics...)
+	gc.ShutdownTimeout = a.base.ShutdownTimeout
+	gc.BeforeCommit = func() error { return unwritten(a.Log.Sync()) }
+	return gc
+}
+
+// unwritten returns the parts of err, from a logger's Sync, that may have
+// left lines unwritten. A file that cannot be fsynced, as stderr on a pipe
+// or a terminal (EINVAL, ENOTSUP, ENOTTY), refuses after the write went
+// through: the lines are out of the process, which is what a commit needs.
+func unwritten(err error) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var errs []error
+		for _, e := range joined.Unwrap() {
+			errs = append(errs, unwritten(e))
+		}
+		return errors.Join(errs...)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Op == "sync" &&
+		(errors.Is(pe.Err, syscall.EINVAL) || errors.Is(pe.Err, syscall.ENOTSUP) || errors.Is(pe.Err, syscall.ENOTTY)) {
+		return nil
+	}
+	return err
+}
+
 // runConsumer runs c beside the HTTP server. The service is not ready while
 // the consumer keeps failing: Kafka may answer, yet it makes no progress.
 func (a *App) runConsumer(group string, c *kafka.Consumer) {
@@ -258,9 +289,7 @@ func (a *App) runConsumer(group string, c *kafka.Consumer) {
 // handles its poison messages itself (see kafka.DeadLetters, DeadLetters).
 // /readyz reports the consumer unready while it keeps failing.
 func (a *App) ConsumeBatch(group string, topics []string, open kafka.OpenFunc) error {
-	gc := kafka.DefaultGroupConfig(group, topics...)
-	gc.ShutdownTimeout = a.base.ShutdownTimeout
-	c, err := kafka.NewBatchConsumer(a.kafka, gc, open, a.Log)
+	c, err := kafka.NewBatchConsumer(a.kafka, a.groupConfig(group, topics), open, a.Log)
 	if err != nil {
 		return err
 	}
