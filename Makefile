@@ -22,7 +22,7 @@ TEST_KAFKA_BROKERS ?=
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build every binary into bin/
@@ -96,7 +96,12 @@ anchor: build ## Compare the inventory with the same rule as a Kafka Streams app
 	@bash deploy/anchor/compare.sh
 
 .PHONY: chaos
-chaos: ## Prove the inventory exact at full size: 21,000 orders (1,000 repeated), instances killed and scaled (embedded broker, or KAFKA_BROKERS)
+chaos: build ## Crash, outage, poison, retry and shutdown scenarios on real processes, then the inventory's proofs at full size (CHAOS_BROKER=kafka: on Apache Kafka)
+	$(BIN)/bench chaos -bin $(BIN)
+	@$(MAKE) --no-print-directory chaos-inventory
+
+.PHONY: chaos-inventory
+chaos-inventory: ## Prove the inventory exact at full size: 21,000 orders (1,000 repeated), instances killed and scaled (embedded broker, or KAFKA_BROKERS)
 	cd services/inventory-service && INVENTORY_PROOF_FULL=1 \
 		go test $(GOTEST_FLAGS) -run 'TestKillOneOfThree|TestScaleUpAndDown' -v .
 

@@ -39,6 +39,12 @@ func main() {
 	// After the first Ctrl-C the harness stops its processes; a second one
 	// ends it at once, and the kernel then terminates the children.
 	context.AfterFunc(ctx, stop)
+	run := run
+	if len(os.Args) > 1 && os.Args[1] == "chaos" {
+		run = func(ctx context.Context, args []string, out io.Writer) error {
+			return runChaos(ctx, args[1:], out, os.Stderr)
+		}
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -203,6 +204,12 @@ func answersOK(ctx context.Context, client *http.Client, url string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// forget drops a process the harness stopped or killed itself, so that
+// checkRunning and close no longer count it.
+func (tb *testbed) forget(p *process) {
+	tb.services = slices.DeleteFunc(tb.services, func(s *service) bool { return s.process == p })
 }
 
 // checkRunning returns an error if any service has exited.
