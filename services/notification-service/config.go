@@ -5,11 +5,13 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/config"
 	"github.com/eventshop/eventshop/pkg/service"
+	"github.com/eventshop/eventshop/services/notification-service/internal/dedupe"
 	"github.com/eventshop/eventshop/services/notification-service/internal/notify"
 )
 
@@ -23,7 +25,9 @@ var notifiers = map[string]func(*zap.Logger) notify.Notifier{
 type Config struct {
 	service.Base
 	service.ConsumerConfig
-	Notifier string `config:"notifier" help:"how notifications are sent: log (write them to the service log)"`
+	Notifier     string        `config:"notifier" help:"how notifications are sent: log (write them to the service log)"`
+	DedupeWindow time.Duration `config:"dedupe_window" help:"how long an id is remembered: the same order approved again within it is congratulated once, the same inventory-empty event delivered again is notified once"`
+	DedupeLimit  int           `config:"dedupe_limit" help:"the most order ids, and apart the most event ids, remembered (about 150 bytes each); beyond it the oldest are forgotten before dedupe_window has passed"`
 }
 
 func defaultConfig() Config {
@@ -31,6 +35,8 @@ func defaultConfig() Config {
 		Base:           service.DefaultBase(":8002"),
 		ConsumerConfig: service.ConsumerConfig{ConsumerGroup: "notification-service-group"},
 		Notifier:       "log",
+		DedupeWindow:   time.Hour,
+		DedupeLimit:    100_000,
 	}
 }
 
@@ -47,5 +53,16 @@ func (c *Config) Validate() error {
 		known := slices.Sorted(maps.Keys(notifiers))
 		errs = append(errs, config.Errorf("notifier", "unknown notifier %q (want %s)", c.Notifier, strings.Join(known, ", ")))
 	}
+	if c.DedupeWindow <= 0 {
+		errs = append(errs, config.Errorf("dedupe_window", "must be positive, got %s", c.DedupeWindow))
+	}
+	if c.DedupeLimit < 1 {
+		errs = append(errs, config.Errorf("dedupe_limit", "must be at least 1, got %d", c.DedupeLimit))
+	}
 	return errors.Join(errs...)
+}
+
+// dedupe returns the bounds of what the service remembers to drop repeats.
+func (c *Config) dedupe() dedupe.Bounds {
+	return dedupe.Bounds{Window: c.DedupeWindow, Limit: c.DedupeLimit}
 }

@@ -1,7 +1,8 @@
 // Command notification-service tells customers that their orders were
 // approved and the staff that a product has to be refilled. It consumes
 // new-order-topic and inventory-empty-topic and sends through a pluggable
-// notifier, by default the service log.
+// notifier, by default the service log: once per order id, and once per
+// inventory-empty event, within dedupe_window.
 package main
 
 import (
@@ -31,7 +32,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := consume(app, cfg.ConsumerGroup, notify.NewService(notifier)); err != nil {
+	if err := consume(app, cfg.ConsumerGroup, notify.NewService(notifier, cfg.dedupe(), log)); err != nil {
 		return err
 	}
 	return app.Run(ctx)
@@ -43,6 +44,15 @@ func consume(app *service.App, group string, s *notify.Service) error {
 	topics := []string{contracts.TopicNewOrder, contracts.TopicInventoryEmpty}
 	return app.Consume(group, topics, eventbus.Route(map[string]kafka.Handler{
 		contracts.TopicNewOrder:       eventbus.Handle(contracts.DecodeOrder, s.OrderApproved),
-		contracts.TopicInventoryEmpty: eventbus.Handle(contracts.DecodeInventoryEmpty, s.RefillNeeded),
+		contracts.TopicInventoryEmpty: withEventID(contracts.DecodeInventoryEmpty, s.RefillNeeded),
 	}))
+}
+
+// withEventID is eventbus.Handle for a handler that also takes the record's
+// event id ("" for a record without one).
+func withEventID[E any](decode func([]byte) (E, error), fn func(context.Context, string, E) error) kafka.Handler {
+	return func(ctx context.Context, msg *kafka.Message) error {
+		id := msg.Header(contracts.HeaderEventID)
+		return eventbus.Handle(decode, func(ctx context.Context, e E) error { return fn(ctx, id, e) })(ctx, msg)
+	}
 }

@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
@@ -52,12 +56,16 @@ func (r *recordingNotifier) about(orderID, productID string) []string {
 	return texts
 }
 
-// startApp runs the service's consumer wiring, as run builds it but with n
-// as the notifier, until the test ends. It returns the cluster's client
-// configuration, the consumer group and the dead-letter topic.
-func startApp(t *testing.T, n notify.Notifier) (cfg kafka.Config, group, deadLetterTopic string) {
+// startApp runs the service's consumer wiring, as run builds it but with s
+// as the service, until the test ends or stop is called. It returns the
+// cluster's client configuration, the consumer group and the dead-letter
+// topic. A cfg given is the cluster to use; the zero Config means a new
+// one.
+func startApp(t *testing.T, cfg kafka.Config, s *notify.Service) (_ kafka.Config, group, deadLetterTopic string, stop func()) {
 	t.Helper()
-	cfg = kafkatest.Config(t)
+	if len(cfg.Brokers) == 0 {
+		cfg = kafkatest.Config(t)
+	}
 	base := service.DefaultBase("127.0.0.1:0")
 	base.KafkaBrokers = cfg.Brokers
 	base.KafkaStartupTimeout = waitLong
@@ -76,25 +84,32 @@ func startApp(t *testing.T, n notify.Notifier) (cfg kafka.Config, group, deadLet
 	// A group of this run only: on a shared cluster the default group may
 	// have members or commits of other runs.
 	group = kafkatest.Name(t, "notification-service")
-	if err := consume(app, group, notify.NewService(n)); err != nil {
+	if err := consume(app, group, s); err != nil {
 		cancel()
 		t.Fatalf("consume: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("app.Run: %v", err)
 		}
 	})
-	return cfg, group, base.DeadLetterTopic
+	t.Cleanup(stop)
+	return cfg, group, base.DeadLetterTopic, stop
+}
+
+// newService returns the service as run builds it, sending through n.
+func newService(t *testing.T, n notify.Notifier) *notify.Service {
+	cfg := defaultConfig()
+	return notify.NewService(n, cfg.dedupe(), kafkatest.Logger(t))
 }
 
 func TestConsumerNotifiesAndDeadLettersPoison(t *testing.T) {
 	t.Parallel()
 	notifier := &recordingNotifier{}
-	cfg, group, deadLetterTopic := startApp(t, notifier)
+	cfg, group, deadLetterTopic, _ := startApp(t, kafka.Config{}, newService(t, notifier))
 
 	order := contracts.SampleOrder()
 	order.OrderID = kafkatest.Name(t, "ORDER")
@@ -145,6 +160,113 @@ func TestConsumerNotifiesAndDeadLettersPoison(t *testing.T) {
 		if got := dead.Header(header); got != want {
 			t.Errorf("dead letter header %s = %q, want %q", header, got, want)
 		}
+	}
+}
+
+// count returns how many notifications with text were sent.
+func (r *recordingNotifier) count(text string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, s := range r.sent {
+		if s.Text == text {
+			n++
+		}
+	}
+	return n
+}
+
+func TestConsumerNotifiesOncePerOrderAndRefillEvent(t *testing.T) {
+	t.Parallel()
+	notifier := &recordingNotifier{}
+	core, logs := observer.New(zapcore.DebugLevel)
+	defaults := defaultConfig()
+	svc := notify.NewService(notifier, defaults.dedupe(), zap.New(core))
+	cfg, _, _, stopFirst := startApp(t, kafka.Config{}, svc)
+
+	producer, err := kafka.NewProducer(cfg)
+	if err != nil {
+		t.Fatalf("NewProducer: %v", err)
+	}
+	t.Cleanup(func() { _ = producer.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
+	defer cancel()
+	events := eventbus.NewPublisher(producer, "test")
+	publish := func(recs ...kafka.Record) {
+		t.Helper()
+		for _, r := range recs { // one at a time, so that they stay in order
+			if err := producer.Publish(ctx, r); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+		}
+	}
+	records := func(es ...contracts.Event) []kafka.Record {
+		t.Helper()
+		recs, err := events.Records(ctx, es...)
+		if err != nil {
+			t.Fatalf("Records: %v", err)
+		}
+		return recs
+	}
+	order := contracts.SampleOrder()
+	order.OrderID = kafkatest.Name(t, "ORDER")
+	order.CustomerID = "CUSTOMER-7"
+	empty := contracts.InventoryEmpty{ProductID: kafkatest.Name(t, "PRODUCT")}
+	congrats := func(o contracts.Order) string {
+		return "Congrats CUSTOMER-7, your order " + o.OrderID + " has been approved!"
+	}
+	refill := "Product " + empty.ProductID + " has to be REFILLED!"
+	// next returns another order in order's partition, which is handled
+	// only after everything published there before it.
+	next := func(suffix string) (contracts.Order, kafka.Record) {
+		o := order
+		o.OrderID += suffix
+		r := records(o)[0]
+		r.Key = []byte(order.OrderID)
+		return o, r
+	}
+
+	// The order placed, the same record published again (the same event
+	// id), the order placed again by a client retrying (another event id);
+	// an inventory-empty event twice. Then, behind them in their
+	// partitions, another order and the product running low again.
+	recs := records(order, order, empty)
+	after, afterRec := next("-after")
+	publish(recs[0], recs[0], recs[1], recs[2], recs[2], afterRec)
+	publish(records(empty)...)
+	kafkatest.Eventually(t, waitLong, func() bool {
+		return notifier.count(congrats(after)) == 1 && notifier.count(refill) >= 2
+	}, "the order and inventory-empty events behind the repeats were not notified")
+	if got := notifier.count(congrats(order)); got != 1 {
+		t.Errorf("congratulated %d times on order %s, want once", got, order.OrderID)
+	}
+	if got := notifier.count(refill); got != 2 {
+		t.Errorf("notified %d refills of %s, want 2: one per inventory-empty event", got, empty.ProductID)
+	}
+
+	// Every record delivered again, at its own offset, to the same running
+	// service, as after a rebalance that did not commit: a new group reads
+	// the topics from their beginning.
+	stopFirst()
+	startApp(t, cfg, svc)
+	last, lastRec := next("-last")
+	publish(lastRec)
+	publish(records(empty)...)
+	kafkatest.Eventually(t, waitLong, func() bool {
+		return notifier.count(congrats(last)) == 1 && notifier.count(refill) >= 3
+	}, "the order and inventory-empty events behind the redelivered ones were not notified")
+	for text, want := range map[string]int{congrats(order): 1, congrats(after): 1, refill: 3} {
+		if got := notifier.count(text); got != want {
+			t.Errorf("notified %q %d times, want %d", text, got, want)
+		}
+	}
+
+	// Two repeats of the order the first time, three the second (at least:
+	// a rebalance may deliver a record again), each logged with its id.
+	dropped := logs.FilterMessage("order congratulated before, repeat dropped").
+		FilterField(zap.String("order_id", order.OrderID)).Len()
+	if dropped < 5 {
+		t.Errorf("logged %d repeats of order %s, want at least 5", dropped, order.OrderID)
 	}
 }
 

@@ -8,7 +8,11 @@ import (
 	"context"
 	"fmt"
 
+	"go.uber.org/zap"
+
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/correlation"
+	"github.com/eventshop/eventshop/services/notification-service/internal/dedupe"
 )
 
 // Kind says what a Notification is about.
@@ -48,22 +52,36 @@ type Notifier interface {
 
 // Service turns shop events into notifications.
 //
-// Events arrive at least once, so a redelivered event notifies again: a
-// repeated "congrats" is harmless, a lost one is not.
+// Events arrive at least once, and a client that got no answer places its
+// order again with the same orderId. So a Service congratulates once per
+// order id, and sends a refill notice once per event id, within the bounds
+// it is given. Its memory is its own: a repeat that comes after the bounds,
+// after a restart, or to another instance notifies again. A refill notice
+// is not matched by its product: the same product running low again is
+// news.
 type Service struct {
 	notifier Notifier
+	log      *zap.Logger
+	orders   *dedupe.Set // ids of the orders congratulated
+	refills  *dedupe.Set // event ids of the refill notices sent
 }
 
-// NewService returns a Service that sends through n.
-func NewService(n Notifier) *Service {
-	return &Service{notifier: n}
+// NewService returns a Service that sends through n, remembers the ids of
+// each kind within b, and logs the repeats it drops to log at debug level.
+func NewService(n Notifier, b dedupe.Bounds, log *zap.Logger) *Service {
+	return &Service{notifier: n, log: log, orders: dedupe.NewSet(b), refills: dedupe.NewSet(b)}
 }
 
-// OrderApproved congratulates the customer who placed o. An invalid order is
-// reported with an error matching contracts.ErrInvalid, so it is not retried.
+// OrderApproved congratulates the customer who placed o, unless o's order id
+// was congratulated already. An invalid order is reported with an error
+// matching contracts.ErrInvalid, so it is not retried.
 func (s *Service) OrderApproved(ctx context.Context, o contracts.Order) error {
 	if err := o.Validate(); err != nil {
 		return err
+	}
+	if !s.orders.Add(o.OrderID) {
+		s.log.Debug("order congratulated before, repeat dropped", withCorrelation(ctx, zap.String("order_id", o.OrderID))...)
+		return nil
 	}
 	n := Notification{
 		Kind:       KindOrderApproved,
@@ -73,16 +91,24 @@ func (s *Service) OrderApproved(ctx context.Context, o contracts.Order) error {
 		CustomerID: o.CustomerID,
 	}
 	if err := s.notifier.Notify(ctx, n); err != nil {
+		s.orders.Remove(o.OrderID) // the retry is not a repeat
 		return fmt.Errorf("notify %s of order %s: %w", o.CustomerID, o.OrderID, err)
 	}
 	return nil
 }
 
-// RefillNeeded asks the staff to restock the product named by e. An invalid
+// RefillNeeded asks the staff to restock the product named by e, the event
+// with id eventID, unless that event was notified already. An event without
+// an id (from a producer that sets no headers) is always notified. An invalid
 // event is reported with an error matching contracts.ErrInvalid.
-func (s *Service) RefillNeeded(ctx context.Context, e contracts.InventoryEmpty) error {
+func (s *Service) RefillNeeded(ctx context.Context, eventID string, e contracts.InventoryEmpty) error {
 	if err := e.Validate(); err != nil {
 		return err
+	}
+	if eventID != "" && !s.refills.Add(eventID) {
+		s.log.Debug("refill notice sent before, repeat dropped",
+			withCorrelation(ctx, zap.String("event_id", eventID), zap.String("product_id", e.ProductID))...)
+		return nil
 	}
 	n := Notification{
 		Kind:      KindRefillNeeded,
@@ -91,7 +117,18 @@ func (s *Service) RefillNeeded(ctx context.Context, e contracts.InventoryEmpty) 
 		ProductID: e.ProductID,
 	}
 	if err := s.notifier.Notify(ctx, n); err != nil {
+		if eventID != "" {
+			s.refills.Remove(eventID)
+		}
 		return fmt.Errorf("notify %s to refill %s: %w", Staff, e.ProductID, err)
 	}
 	return nil
+}
+
+// withCorrelation returns fields and, if ctx has one, the correlation id.
+func withCorrelation(ctx context.Context, fields ...zap.Field) []zap.Field {
+	if id := correlation.ID(ctx); id != "" {
+		fields = append(fields, zap.String("correlation_id", id))
+	}
+	return fields
 }
