@@ -1,6 +1,7 @@
 // Command logging-service records what the shop's services report doing. It
 // consumes new-logging-action-topic, writes each action to its log and serves
-// the counts per service and action at GET /actions.
+// the counts per service and action at GET /actions: an action delivered
+// again, by its event id, is dropped within dedupe_window.
 package main
 
 import (
@@ -9,6 +10,7 @@ import (
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/service"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
 )
@@ -28,12 +30,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	recorder := actionlog.NewRecorder(log)
-	app.Handle("GET /actions", actionlog.NewHandler(recorder))
-	err = app.Consume(cfg.ConsumerGroup, []string{contracts.TopicNewLoggingAction},
-		eventbus.Handle(contracts.DecodeLoggingAction, recorder.Record))
-	if err != nil {
+	if err := record(app, cfg.ConsumerGroup, actionlog.NewRecorder(log, cfg.dedupe())); err != nil {
 		return err
 	}
 	return app.Run(ctx)
+}
+
+// record has r record the actions of new-logging-action-topic, read in
+// consumer group group, and serves its counts at GET /actions.
+func record(app *service.App, group string, r *actionlog.Recorder) error {
+	app.Handle("GET /actions", actionlog.NewHandler(r))
+	return app.Consume(group, []string{contracts.TopicNewLoggingAction},
+		withEventID(contracts.DecodeLoggingAction, r.Record))
+}
+
+// withEventID is eventbus.Handle for a handler that also takes the record's
+// event id ("" for a record without one).
+func withEventID[E any](decode func([]byte) (E, error), fn func(context.Context, string, E) error) kafka.Handler {
+	return func(ctx context.Context, msg *kafka.Message) error {
+		id := msg.Header(contracts.HeaderEventID)
+		return eventbus.Handle(decode, func(ctx context.Context, e E) error { return fn(ctx, id, e) })(ctx, msg)
+	}
 }

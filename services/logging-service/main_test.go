@@ -5,11 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus"
@@ -91,13 +97,20 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	if err := producer.Publish(pubCtx, poisonRecord); err != nil {
 		t.Fatalf("publish poison: %v", err)
 	}
-	err = eventbus.NewPublisher(producer, "test").Publish(pubCtx,
+	actions, err := eventbus.NewPublisher(producer, "test").Records(pubCtx,
 		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionNewOrder},
 		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated},
 		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated},
 	)
 	if err != nil {
-		t.Fatalf("publish actions: %v", err)
+		t.Fatalf("Records: %v", err)
+	}
+	// The new-order action comes twice, the same record with the same event
+	// id, before the others: once they are counted, so is the repeat.
+	for _, r := range []kafka.Record{actions[0], actions[0], actions[1], actions[2]} {
+		if err := producer.Publish(pubCtx, r); err != nil {
+			t.Fatalf("publish action: %v", err)
+		}
 	}
 
 	want := []actionlog.Count{
@@ -135,5 +148,141 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 
 	if err := svc.Stop(); err != nil {
 		t.Errorf("run after stop: %v, want nil", err)
+	}
+}
+
+// startApp runs the service's consumer wiring, as run builds it but with r
+// as the recorder, on the cluster of cfg until the test ends or stop is
+// called. Each call reads in a new consumer group, from the topic's
+// beginning.
+func startApp(t *testing.T, cfg kafka.Config, r *actionlog.Recorder) (stop func()) {
+	t.Helper()
+	base := service.DefaultBase("127.0.0.1:0")
+	base.KafkaBrokers = cfg.Brokers
+	base.KafkaStartupTimeout = waitLong
+	base.TopicPartitions = 3
+	if kafkatest.External() {
+		// A shared cluster holds other runs' dead letters.
+		base.DeadLetterTopic = kafkatest.Name(t, "dead-letter")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := service.New(ctx, name, base, kafkatest.Logger(t))
+	if err != nil {
+		cancel()
+		t.Fatalf("service.New: %v", err)
+	}
+	if err := record(app, kafkatest.Name(t, "logging-service"), r); err != nil {
+		cancel()
+		t.Fatalf("record: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("app.Run: %v", err)
+		}
+	})
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	core, logs := observer.New(zapcore.DebugLevel)
+	defaults := defaultConfig()
+	recorder := actionlog.NewRecorder(zap.New(core), defaults.dedupe())
+	stopFirst := startApp(t, cfg, recorder)
+
+	producer, err := kafka.NewProducer(cfg)
+	if err != nil {
+		t.Fatalf("NewProducer: %v", err)
+	}
+	t.Cleanup(func() { _ = producer.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
+	defer cancel()
+	// A service name of this run only: every action below is keyed by it,
+	// so all of them share a partition and are handled in order.
+	serviceName := kafkatest.Name(t, "service")
+	action := func(name string) contracts.LoggingAction {
+		return contracts.LoggingAction{ServiceName: serviceName, Action: name}
+	}
+	events := eventbus.NewPublisher(producer, "test")
+	publish := func(recs ...kafka.Record) {
+		t.Helper()
+		for _, r := range recs { // one at a time, so that they stay in order
+			if err := producer.Publish(ctx, r); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+		}
+	}
+	records := func(as ...contracts.Event) []kafka.Record {
+		t.Helper()
+		recs, err := events.Records(ctx, as...)
+		if err != nil {
+			t.Fatalf("Records: %v", err)
+		}
+		return recs
+	}
+	// counts returns the counts of this run's service.
+	counts := func() map[string]int {
+		got := map[string]int{}
+		for _, c := range recorder.Counts() {
+			if c.ServiceName == serviceName {
+				got[c.Action] = c.Count
+			}
+		}
+		return got
+	}
+
+	// Two new-order actions (two orders: two event ids), the first of them
+	// published twice (one event id); an inventory-updated action twice; an
+	// action with no headers at all, as the tutorial's services send it,
+	// twice. Then, behind them, one more action to wait for.
+	recs := records(action(contracts.ActionNewOrder), action(contracts.ActionNewOrder), action(contracts.ActionInventoryUpdated))
+	body, err := contracts.Encode(action("from-node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := kafka.Record{Topic: contracts.TopicNewLoggingAction, Key: []byte(serviceName), Value: body}
+	publish(recs[0], recs[0], recs[1], recs[2], recs[2], bare, bare)
+	publish(records(action("first-pass-done"))...)
+	var last map[string]int
+	kafkatest.Eventually(t, waitLong, func() bool { last = counts(); return last["first-pass-done"] == 1 },
+		"the action behind the repeats was never counted; last counts %v", &last)
+	want := map[string]int{
+		contracts.ActionNewOrder: 2, contracts.ActionInventoryUpdated: 1, "from-node": 2, "first-pass-done": 1,
+	}
+	if got := counts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("counts %v, want %v", got, want)
+	}
+
+	// Every record delivered again, at its own offset, to the same running
+	// recorder, as after a rebalance that did not commit: a new group reads
+	// the topic from its beginning. Only the actions without an event id
+	// count again.
+	stopFirst()
+	startApp(t, cfg, recorder)
+	publish(records(action("second-pass-done"))...)
+	kafkatest.Eventually(t, waitLong, func() bool { last = counts(); return last["second-pass-done"] == 1 },
+		"the action behind the redelivered ones was never counted; last counts %v", &last)
+	want["from-node"], want["second-pass-done"] = 4, 1
+	if got := counts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("after redelivery: counts %v, want %v", got, want)
+	}
+
+	// Neither is a repeat logged again: the log has a line per count.
+	logged := logs.FilterMessage(fmt.Sprintf("Logging Service: serviceName: %s, action: %s", serviceName, contracts.ActionNewOrder))
+	if n := logged.Len(); n != 2 {
+		t.Errorf("logged %d new-order actions, want 2", n)
+	}
+	// The first pass dropped one new-order repeat, the second three (at
+	// least: a rebalance may deliver a record again).
+	dropped := logs.FilterMessage("action recorded before, repeat dropped").
+		FilterField(zap.String("action", contracts.ActionNewOrder)).
+		FilterField(zap.String("service_name", serviceName)).Len()
+	if dropped < 4 {
+		t.Errorf("logged %d new-order repeats, want at least 4", dropped)
 	}
 }

@@ -1,6 +1,7 @@
 // Package actionlog keeps the shop's record of what its services did: every
 // action reported on new-logging-action-topic is written to the log, as the
-// tutorial's logging service prints it, and counted per service and action.
+// tutorial's logging service prints it, and counted per service and action,
+// once per event.
 package actionlog
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
+	"github.com/eventshop/eventshop/services/logging-service/internal/dedupe"
 )
 
 // Count is how many times one service reported one action.
@@ -27,31 +29,42 @@ type countKey struct{ serviceName, action string }
 
 // Recorder logs and counts actions. It is safe for concurrent use.
 //
-// Actions arrive at least once, so an action redelivered after a crash or a
-// rebalance is logged and counted again; the counts are exact in steady
-// operation and may run high after a failure, never low.
+// Actions arrive at least once, so a Recorder logs and counts an action once
+// per event id within the bounds it is given: the same record delivered
+// again after a crash or a rebalance is dropped. Its memory is its own: a
+// repeat that comes after the bounds, after a restart, or to another
+// instance is counted again, so the counts may run high after a failure,
+// never low. An action without an event id (from a producer that sets no
+// headers, such as the tutorial's Node.js services) is always counted.
 type Recorder struct {
-	log *zap.Logger
+	log  *zap.Logger
+	seen *dedupe.Set // event ids of the actions recorded
 
 	mu     sync.Mutex
 	counts map[countKey]int
 }
 
 // NewRecorder returns a Recorder that writes each action to log at info
-// level.
-func NewRecorder(log *zap.Logger) *Recorder {
-	return &Recorder{log: log, counts: make(map[countKey]int)}
+// level, and each repeat it drops at debug level, and remembers event ids
+// within b.
+func NewRecorder(log *zap.Logger, b dedupe.Bounds) *Recorder {
+	return &Recorder{log: log, seen: dedupe.NewSet(b), counts: make(map[countKey]int)}
 }
 
-// Record logs a and counts it. An invalid action is reported with an error
-// matching contracts.ErrInvalid and is neither logged nor counted.
-func (r *Recorder) Record(ctx context.Context, a contracts.LoggingAction) error {
+// Record logs a, the event with id eventID, and counts it, unless that event
+// was recorded already. An invalid action is reported with an error matching
+// contracts.ErrInvalid and is neither logged nor counted.
+func (r *Recorder) Record(ctx context.Context, eventID string, a contracts.LoggingAction) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
 	fields := []zap.Field{zap.String("service_name", a.ServiceName), zap.String("action", a.Action)}
 	if id := correlation.ID(ctx); id != "" {
 		fields = append(fields, zap.String("correlation_id", id))
+	}
+	if eventID != "" && !r.seen.Add(eventID) {
+		r.log.Debug("action recorded before, repeat dropped", append(fields, zap.String("event_id", eventID))...)
+		return nil
 	}
 	r.log.Info(fmt.Sprintf("Logging Service: serviceName: %s, action: %s", a.ServiceName, a.Action), fields...)
 

@@ -2,9 +2,12 @@ package actionlog_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -13,11 +16,14 @@ import (
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
+	"github.com/eventshop/eventshop/services/logging-service/internal/dedupe"
 )
 
+// newRecorder returns a Recorder that remembers event ids for an hour and
+// logs to the returned logs.
 func newRecorder() (*actionlog.Recorder, *observer.ObservedLogs) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	return actionlog.NewRecorder(zap.New(core)), logs
+	return actionlog.NewRecorder(zap.New(core), dedupe.Bounds{Window: time.Hour, Limit: 1000}), logs
 }
 
 func TestRecordLogsEachActionWithItsFields(t *testing.T) {
@@ -54,7 +60,7 @@ func TestRecordLogsEachActionWithItsFields(t *testing.T) {
 				ctx = correlation.With(ctx, tt.correlation)
 			}
 
-			if err := r.Record(ctx, tt.action); err != nil {
+			if err := r.Record(ctx, "event-1", tt.action); err != nil {
 				t.Fatalf("Record: %v", err)
 			}
 
@@ -84,6 +90,7 @@ func TestCountsTheTutorialsThreeOrders(t *testing.T) {
 	r, _ := newRecorder()
 	// What the order and inventory services report for three sample orders:
 	// the third takes PRODUCT-123 to the threshold.
+	// Each with an event id of its own, as the services publish them.
 	var actions []contracts.LoggingAction
 	for range 3 {
 		actions = append(actions,
@@ -97,9 +104,9 @@ func TestCountsTheTutorialsThreeOrders(t *testing.T) {
 	// Partitions are consumed concurrently, so Record must count correctly
 	// from many goroutines at once.
 	var wg sync.WaitGroup
-	for _, a := range actions {
+	for i, a := range actions {
 		wg.Go(func() {
-			if err := r.Record(t.Context(), a); err != nil {
+			if err := r.Record(t.Context(), fmt.Sprint("event-", i), a); err != nil {
 				t.Errorf("Record(%+v): %v", a, err)
 			}
 		})
@@ -130,7 +137,7 @@ func TestRecordRejectsInvalidActions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r, logs := newRecorder()
-			err := r.Record(t.Context(), tt.action)
+			err := r.Record(t.Context(), "event-1", tt.action)
 			if !errors.Is(err, contracts.ErrInvalid) {
 				t.Errorf("got error %v, want one matching contracts.ErrInvalid", err)
 			}
@@ -140,6 +147,84 @@ func TestRecordRejectsInvalidActions(t *testing.T) {
 			if got := r.Counts(); len(got) != 0 {
 				t.Errorf("counted %+v for an invalid action, want nothing", got)
 			}
+		})
+	}
+}
+
+func TestRecordCountsAnActionOncePerEventID(t *testing.T) {
+	t.Parallel()
+	newOrder := contracts.LoggingAction{ServiceName: contracts.ServiceOrder, Action: contracts.ActionNewOrder}
+	type delivery struct {
+		wait    time.Duration // before it, in a synctest bubble
+		eventID string
+	}
+	tests := []struct {
+		name       string
+		deliveries []delivery
+		wantCount  int
+		// wantDropped are the event ids of the repeats logged at debug.
+		wantDropped []string
+	}{
+		{
+			name:        "the same event delivered again is counted once",
+			deliveries:  []delivery{{eventID: "e1"}, {wait: 59 * time.Minute, eventID: "e1"}},
+			wantCount:   1,
+			wantDropped: []string{"e1"},
+		},
+		{
+			name:       "events with their own ids are each counted",
+			deliveries: []delivery{{eventID: "e1"}, {eventID: "e2"}},
+			wantCount:  2,
+		},
+		{
+			name:       "an event delivered again after the window is counted again",
+			deliveries: []delivery{{eventID: "e1"}, {wait: time.Hour, eventID: "e1"}},
+			wantCount:  2,
+		},
+		{
+			name:       "actions without an event id are each counted, as the tutorial's services send them",
+			deliveries: []delivery{{}, {}, {}},
+			wantCount:  3,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				r, logs := newRecorder()
+				ctx := correlation.With(t.Context(), "corr-1")
+				for _, d := range tt.deliveries {
+					time.Sleep(d.wait)
+					if err := r.Record(ctx, d.eventID, newOrder); err != nil {
+						t.Fatalf("Record: %v", err)
+					}
+				}
+
+				want := []actionlog.Count{{ServiceName: newOrder.ServiceName, Action: newOrder.Action, Count: tt.wantCount}}
+				if got := r.Counts(); !reflect.DeepEqual(got, want) {
+					t.Errorf("counts %+v, want %+v", got, want)
+				}
+				if n := logs.FilterLevelExact(zapcore.InfoLevel).Len(); n != tt.wantCount {
+					t.Errorf("logged %d actions, want %d", n, tt.wantCount)
+				}
+				var dropped []string
+				for _, e := range logs.FilterLevelExact(zapcore.DebugLevel).AllUntimed() {
+					if e.Message != "action recorded before, repeat dropped" {
+						t.Errorf("debug message %q, want the repeat's", e.Message)
+					}
+					wantFields := map[string]any{
+						"service_name": newOrder.ServiceName, "action": newOrder.Action,
+						"correlation_id": "corr-1", "event_id": e.ContextMap()["event_id"],
+					}
+					if got := e.ContextMap(); !reflect.DeepEqual(got, wantFields) {
+						t.Errorf("repeat logged with fields %v, want %v", got, wantFields)
+					}
+					dropped = append(dropped, fmt.Sprint(e.ContextMap()["event_id"]))
+				}
+				if !reflect.DeepEqual(dropped, tt.wantDropped) {
+					t.Errorf("repeats logged %q, want %q", dropped, tt.wantDropped)
+				}
+			})
 		})
 	}
 }
