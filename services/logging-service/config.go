@@ -14,7 +14,7 @@ type Config struct {
 	service.Base
 	service.ConsumerConfig
 	DedupeWindow time.Duration `config:"dedupe_window" help:"how long an action's event id is remembered: the same action delivered again within it is logged and counted once"`
-	DedupeLimit  int           `config:"dedupe_limit" help:"the most event ids remembered (about 150 bytes each); beyond it the oldest are forgotten before dedupe_window has passed"`
+	DedupeLimit  int           `config:"dedupe_limit" help:"the most event ids remembered (about 170 bytes each); beyond it the oldest are forgotten before dedupe_window has passed"`
 }
 
 func defaultConfig() Config {

@@ -27,7 +27,7 @@ type Config struct {
 	service.ConsumerConfig
 	Notifier     string        `config:"notifier" help:"how notifications are sent: log (write them to the service log)"`
 	DedupeWindow time.Duration `config:"dedupe_window" help:"how long an id is remembered: the same order approved again within it is congratulated once, the same inventory-empty event delivered again is notified once"`
-	DedupeLimit  int           `config:"dedupe_limit" help:"the most order ids, and apart the most event ids, remembered (about 150 bytes each); beyond it the oldest are forgotten before dedupe_window has passed"`
+	DedupeLimit  int           `config:"dedupe_limit" help:"the most order ids, and apart the most event ids, remembered (about 170 bytes each); beyond it the oldest are forgotten before dedupe_window has passed"`
 }
 
 func defaultConfig() Config {

@@ -158,6 +158,41 @@ func TestSetStaysWithinItsLimit(t *testing.T) {
 	}
 }
 
+func TestSetKeepsItsOrderAsItGrows(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := dedupe.NewSet(dedupe.Bounds{Window: time.Hour, Limit: 1000})
+		for i := range 50 {
+			s.Add(fmt.Sprint("old-", i))
+		}
+		time.Sleep(time.Hour)
+		// The old ids expire, so the new ones go on where they ended and
+		// wrap around before the set has to grow. One a second, from T on.
+		for i := range 300 {
+			if i > 0 {
+				time.Sleep(time.Second)
+			}
+			if id := fmt.Sprint("new-", i); !s.Add(id) {
+				t.Fatalf("Add(%s) = false for a new id", id)
+			}
+		}
+		if got := s.Len(); got != 300 {
+			t.Errorf("Len() = %d, want 300", got)
+		}
+		// At T + 1h + 29s the ids added up to T + 29s are forgotten,
+		// oldest first, and only they.
+		time.Sleep(time.Hour + 29*time.Second - 299*time.Second)
+		if got := s.Len(); got != 270 {
+			t.Errorf("Len() = %d, want 270", got)
+		}
+		for i := 30; i < 300; i++ {
+			if id := fmt.Sprint("new-", i); s.Add(id) {
+				t.Fatalf("Add(%s) = true, want it remembered", id)
+			}
+		}
+	})
+}
+
 func TestSetAddsEachIDOnceUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	s := dedupe.NewSet(dedupe.Bounds{Window: time.Hour, Limit: 1000})

@@ -25,11 +25,12 @@ type Bounds struct {
 type Set struct {
 	bounds Bounds
 
-	mu    sync.Mutex
-	ids   map[string]uint64 // id -> seq of its entry in added
-	added []entry           // oldest first, from head on
-	head  int
-	seq   uint64
+	mu   sync.Mutex
+	ids  map[string]uint64 // id -> seq of its entry in ring
+	ring []entry           // n entries from head on, oldest first, wrapping around
+	head int
+	n    int
+	seq  uint64
 }
 
 type entry struct {
@@ -53,22 +54,27 @@ func NewSet(b Bounds) *Set {
 func (s *Set) Add(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now() // under the lock, so that added stays in time order
+	now := time.Now() // under the lock, so that the ring stays in time order
 	s.expire(now)
 	if _, ok := s.ids[id]; ok {
 		return false
 	}
-	for len(s.added)-s.head >= s.bounds.Limit {
+	if s.n == s.bounds.Limit {
 		s.dropOldest()
+	}
+	if s.n == len(s.ring) {
+		s.grow()
 	}
 	s.seq++
 	s.ids[id] = s.seq
-	s.added = append(s.added, entry{id: id, seq: s.seq, at: now})
+	s.ring[(s.head+s.n)%len(s.ring)] = entry{id: id, seq: s.seq, at: now}
+	s.n++
 	return true
 }
 
 // Remove forgets id, so that adding it again succeeds: for an event that was
-// taken as new but then not handled, and will come again.
+// taken as new but then not handled, and will come again. Its entry stays in
+// the ring, and counts towards the limit, until it expires.
 func (s *Set) Remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,7 +92,7 @@ func (s *Set) Len() int {
 // expire forgets the ids added a window or more before now.
 func (s *Set) expire(now time.Time) {
 	cut := now.Add(-s.bounds.Window)
-	for s.head < len(s.added) && !s.added[s.head].at.After(cut) {
+	for s.n > 0 && !s.ring[s.head].at.After(cut) {
 		s.dropOldest()
 	}
 }
@@ -94,15 +100,21 @@ func (s *Set) expire(now time.Time) {
 // dropOldest forgets the oldest entry. Its id stays if it was removed and
 // added again since: that is a later entry's.
 func (s *Set) dropOldest() {
-	e := s.added[s.head]
+	e := &s.ring[s.head]
 	if s.ids[e.id] == e.seq {
 		delete(s.ids, e.id)
 	}
-	s.added[s.head] = entry{}
-	s.head++
-	// Reclaim the forgotten front once it is most of the slice.
-	if s.head > 1024 && s.head > len(s.added)/2 {
-		s.added = append(s.added[:0], s.added[s.head:]...)
-		s.head = 0
+	*e = entry{}
+	s.head = (s.head + 1) % len(s.ring)
+	s.n--
+}
+
+// grow doubles the ring, up to the limit, keeping its entries in order. The
+// ring never shrinks: at most Limit entries are held.
+func (s *Set) grow() {
+	ring := make([]entry, min(max(2*len(s.ring), 64), s.bounds.Limit))
+	for i := range s.n {
+		ring[i] = s.ring[(s.head+i)%len(s.ring)]
 	}
+	s.ring, s.head = ring, 0
 }
