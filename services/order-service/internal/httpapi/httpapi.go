@@ -131,37 +131,22 @@ func decodeOrder(body []byte, newID func() string) (contracts.Order, error) {
 }
 
 // withOrderID returns body with orderId set to newID() if body is a JSON
-// object whose orderId is absent. Every other member keeps its value, numbers
-// to the last digit, as the JSON text is copied rather than decoded. Like
-// DecodeOrder, it matches member names exactly and lets the last
-// of duplicate members win, so both agree on what orderId is. A body that is
-// not a JSON object is left for DecodeOrder to report.
+// object whose orderId is absent. Like DecodeOrder, it matches member names
+// exactly and lets the last of duplicate members win, so both agree on what
+// orderId is. Every other member is left as it is, since the JSON text is
+// copied rather than decoded and encoded again: numbers keep their last
+// digit, and invalid text (invalid UTF-8, a lone surrogate, even in a name)
+// stays for DecodeOrder to report instead of turning into U+FFFD. A body that
+// is not a JSON object is left for DecodeOrder to report.
 func withOrderID(body []byte, newID func() string) ([]byte, bool) {
-	// Most bodies are objects without duplicate members: look at orderId
-	// alone and, when it is absent, add it at the end of the text.
 	var probe struct {
 		OrderID jsontext.Value `json:"orderId"`
 	}
-	if jsonv2.Unmarshal(body, &probe) == nil {
-		if !isAbsent(json.RawMessage(probe.OrderID)) {
-			return nil, false
-		}
-		return appendMember(body, "orderId", newID())
-	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal(body, &members) != nil || members == nil || !isAbsent(members["orderId"]) {
+	err := jsonv2.Unmarshal(body, &probe, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if err != nil || !isAbsent(json.RawMessage(probe.OrderID)) {
 		return nil, false
 	}
-	id, err := json.Marshal(newID())
-	if err != nil {
-		return nil, false
-	}
-	members["orderId"] = id
-	withID, err := json.Marshal(members)
-	if err != nil {
-		return nil, false
-	}
-	return withID, true
+	return appendMember(body, "orderId", newID())
 }
 
 // appendMember returns the JSON object text obj with a member name: value

@@ -216,6 +216,8 @@ func TestPostOrderRejectsABadRequestAndPublishesNothing(t *testing.T) {
 		{name: "JSON array", req: request{body: "[" + sampleBody + "]"}, wantStatus: 400, wantError: "must be a JSON object, not an array"},
 		{name: "JSON null", req: request{body: "null"}, wantStatus: 400, wantError: "must be a JSON object, not null"},
 		{name: "order encoded twice", req: request{body: strconv.Quote(sampleBody)}, wantStatus: 400, wantError: "not a string"},
+		{name: "invalid UTF-8 in a name, orderId missing", req: request{body: "{\"\x80\":{}}"}, wantStatus: 400, wantError: "malformed request body: must be valid UTF-8"},
+		{name: "lone surrogate in a name, orderId missing", req: request{body: `{"\ud800":1,` + sampleWithout[1:]}, wantStatus: 400, wantError: "malformed request body: must be valid UTF-8"},
 
 		// Contract violations: each names its field.
 		{
