@@ -77,10 +77,12 @@ tidy: ## Run go mod tidy in every module
 	done
 
 .PHONY: fuzz
-fuzz: ## Fuzz the three event decoders, each for FUZZTIME (default 30s)
-	@set -e; for target in FuzzDecodeOrder FuzzDecodeInventoryEmpty FuzzDecodeLoggingAction; do \
-		echo "==> $$target"; \
-		(cd pkg && go test -run=NONE -fuzz="^$$target\$$" -fuzztime=$${FUZZTIME:-30s} ./contracts/); \
+fuzz: ## Fuzz the three event decoders and POST /orders, each for FUZZTIME (default 30s)
+	@set -e; for spec in pkg:contracts:FuzzDecodeOrder pkg:contracts:FuzzDecodeInventoryEmpty \
+		pkg:contracts:FuzzDecodeLoggingAction services/order-service:internal/httpapi:FuzzPostOrder; do \
+		mod=$${spec%%:*}; pkg=$${spec#*:}; pkg=$${pkg%:*}; target=$${spec##*:}; \
+		echo "==> $$target ($$mod/$$pkg)"; \
+		(cd $$mod && go test -run=NONE -fuzz="^$$target\$$" -fuzztime=$${FUZZTIME:-30s} ./$$pkg/); \
 	done
 
 .PHONY: run
