@@ -19,18 +19,41 @@ import (
 
 const integrationTimeout = 30 * time.Second
 
+// sampleWithoutID is the tutorial's sample order without an orderId, which
+// the service then generates.
+const sampleWithoutID = `{"customerId":"CUSTOMER-123","products":[` +
+	`{"productId":"PRODUCT-123","quantity":3,"totalPrice":80},{"productId":"PRODUCT-321","quantity":1,"totalPrice":233}]}`
+
+// startService runs the service on the cluster kc, without the simulator
+// and with any further flags in args, and returns it once /readyz answers,
+// with the address it serves HTTP on.
+func startService(t *testing.T, kc kafka.Config, args ...string) (*servicetest.Running, string) {
+	t.Helper()
+	addr := servicetest.FreeAddr(t)
+	svc := servicetest.Start(t, run, append([]string{
+		"--kafka-brokers", strings.Join(kc.Brokers, ","),
+		"--http-addr", addr,
+		"--simulator-interval", "0",
+		"--topic-partitions", "3",
+	}, args...)...)
+	kafkatest.Eventually(t, integrationTimeout, func() bool {
+		svc.FailIfExited(t)
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "the service never became ready")
+	return svc, addr
+}
+
 // TestRunPublishesAnOrderPostedOverHTTP runs the whole service on a broker
 // and checks what one POST /orders puts on the two topics.
 func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 	t.Parallel()
 	kc := kafkatest.Config(t)
-	addr := servicetest.FreeAddr(t)
-	svc := servicetest.Start(t, run,
-		"--kafka-brokers", strings.Join(kc.Brokers, ","),
-		"--http-addr", addr,
-		"--simulator-interval", "0",
-		"--topic-partitions", "3",
-	)
+	svc, addr := startService(t, kc)
 	svc.StopTimeout = integrationTimeout
 	defer func() {
 		if err := svc.Stop(); err != nil {
@@ -39,23 +62,13 @@ func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 	}()
 
 	base := "http://" + addr
-	kafkatest.Eventually(t, integrationTimeout, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, "the service never became ready")
 
 	// The container image's health check runs the binary like this.
 	if err := run(t.Context(), []string{"healthcheck", "--http-addr", addr}, io.Discard); !errors.Is(err, service.ErrDone) {
 		t.Errorf("healthcheck of the running service = %v, want service.ErrDone", err)
 	}
 
-	body := `{"customerId":"CUSTOMER-123","products":[` +
-		`{"productId":"PRODUCT-123","quantity":3,"totalPrice":80},{"productId":"PRODUCT-321","quantity":1,"totalPrice":233}]}`
-	resp, err := http.Post(base+"/orders", "application/json", strings.NewReader(body))
+	resp, err := http.Post(base+"/orders", "application/json", strings.NewReader(sampleWithoutID))
 	if err != nil {
 		t.Fatal(err)
 	}
