@@ -251,12 +251,21 @@ func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
 	var last map[string]int
 	kafkatest.Eventually(t, waitLong, func() bool { last = counts(); return last["first-pass-done"] == 1 },
 		"the action behind the repeats was never counted; last counts %v", &last)
-	want := map[string]int{
-		contracts.ActionNewOrder: 2, contracts.ActionInventoryUpdated: 1, "from-node": 2, "first-pass-done": 1,
+	// The actions with an event id count exactly; those without count every
+	// time they come, at least twice (a rebalance may deliver them again).
+	check := func(when string, want map[string]int, wantBare int) {
+		t.Helper()
+		got := counts()
+		if bare := got["from-node"]; bare < wantBare {
+			t.Errorf("%s: counted %d actions without an event id, want at least %d", when, bare, wantBare)
+		}
+		delete(got, "from-node")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: counts %v, want %v", when, got, want)
+		}
 	}
-	if got := counts(); !reflect.DeepEqual(got, want) {
-		t.Errorf("counts %v, want %v", got, want)
-	}
+	want := map[string]int{contracts.ActionNewOrder: 2, contracts.ActionInventoryUpdated: 1, "first-pass-done": 1}
+	check("first pass", want, 2)
 
 	// Every record delivered again, at its own offset, to the same running
 	// recorder, as after a rebalance that did not commit: a new group reads
@@ -267,10 +276,8 @@ func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
 	publish(records(action("second-pass-done"))...)
 	kafkatest.Eventually(t, waitLong, func() bool { last = counts(); return last["second-pass-done"] == 1 },
 		"the action behind the redelivered ones was never counted; last counts %v", &last)
-	want["from-node"], want["second-pass-done"] = 4, 1
-	if got := counts(); !reflect.DeepEqual(got, want) {
-		t.Errorf("after redelivery: counts %v, want %v", got, want)
-	}
+	want["second-pass-done"] = 1
+	check("after redelivery", want, 4)
 
 	// Neither is a repeat logged again: the log has a line per count.
 	logged := logs.FilterMessage(fmt.Sprintf("Logging Service: serviceName: %s, action: %s", serviceName, contracts.ActionNewOrder))
