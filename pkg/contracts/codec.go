@@ -211,7 +211,9 @@ func (c *checker) parse(b []byte) (object, bool) {
 // read either as U+FFFD, so that two different ids could be taken for one.
 // Other syntax errors are left to the decoder, which reports them.
 func invalidText(b []byte) (string, bool) {
-	_, err := jsontext.NewDecoder(bytes.NewReader(b)).ReadValue()
+	// Duplicate names are the decoder's to judge; stopping at one here
+	// would leave the strings after it unchecked.
+	_, err := jsontext.NewDecoder(bytes.NewReader(b), jsontext.AllowDuplicateNames(true)).ReadValue()
 	var se *jsontext.SyntacticError
 	if !errors.As(err, &se) {
 		return "", false

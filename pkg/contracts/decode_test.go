@@ -169,6 +169,7 @@ func TestDecodeRejects(t *testing.T) {
 		{name: "orderId with an invalid byte", decode: decodeOrder, body: strings.Replace(validOrder, `"ORDER-123"`, "\"ORDER-utf\xff\"", 1), field: "orderId", reason: "must be valid UTF-8"},
 		{name: "productId a lone surrogate", decode: decodeOrder, body: orderWithLine(`{"productId":"\ud800","quantity":1,"totalPrice":1}`), field: "products[0].productId", reason: "must be valid UTF-8"},
 		{name: "unknown member with an invalid byte", decode: decodeOrder, body: strings.Replace(validOrder, `{`, "{\"note\":\"\xfe\",", 1), field: "note", reason: "must be valid UTF-8"},
+		{name: "invalid byte after a duplicate name", decode: decodeOrder, body: strings.Replace(strings.Replace(validOrder, `"ORDER-123"`, "\"ORDER-utf\xff\"", 1), `{`, `{"x":1,"x":2,`, 1), field: "orderId", reason: "must be valid UTF-8"},
 
 		// The other events.
 		{name: "inventory-empty: null body", decode: decodeInventoryEmpty, body: `null`, reason: "must be a JSON object"},
