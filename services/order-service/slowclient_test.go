@@ -117,6 +117,9 @@ func checkAnswer(t *testing.T, name string, answer []byte) {
 	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
 		t.Errorf("%s: answered %q, want nothing or a 4xx", name, answer)
 	}
+	if bytes.Contains(answer, []byte("127.0.0.1")) {
+		t.Errorf("%s: the answer names the server's sockets: %q", name, answer)
+	}
 }
 
 // firstLine returns the status line of an answer, for the log.

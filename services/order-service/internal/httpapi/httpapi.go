@@ -22,6 +22,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 
 	"go.uber.org/zap"
@@ -67,6 +68,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
 			writeError(w, http.StatusRequestEntityTooLarge,
 				fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The server's read timeout cut a body sent too slowly; the
+			// error would name the sockets, which are not the client's
+			// business.
+			writeError(w, http.StatusRequestTimeout, "request body did not arrive within the server's read timeout")
 			return
 		}
 		writeError(w, http.StatusBadRequest, "could not read request body: "+err.Error())

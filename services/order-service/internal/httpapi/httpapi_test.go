@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -414,5 +416,34 @@ func TestPostOrderListsALimitedNumberOfProblems(t *testing.T) {
 	}
 	if calls := pub.Calls(); len(calls) != 0 {
 		t.Errorf("published %v, want nothing", calls)
+	}
+}
+
+// timedOutBody is a request body that the server's read timeout cut.
+type timedOutBody struct{}
+
+func (timedOutBody) Read([]byte) (int, error) {
+	return 0, &net.OpError{Op: "read", Net: "tcp", Source: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8000},
+		Err: os.ErrDeadlineExceeded}
+}
+
+// TestPostOrderAnswers408ForABodyCutByTheReadTimeout: the client was too
+// slow, and is told so without the server's socket addresses.
+func TestPostOrderAnswers408ForABodyCutByTheReadTimeout(t *testing.T) {
+	t.Parallel()
+	pub := &recordingPublisher{}
+	svc := orders.NewService(pub, sequentialIDs(), time.Second, zap.NewNop())
+	r := httptest.NewRequest(http.MethodPost, httpapi.Path, timedOutBody{})
+	r.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	httpapi.New(svc, zap.NewNop()).ServeHTTP(w, r)
+	if w.Code != http.StatusRequestTimeout {
+		t.Fatalf("status = %d, want 408; body %s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "127.0.0.1") {
+		t.Errorf("body %s names the server's socket", w.Body)
+	}
+	if n := len(pub.Calls()); n != 0 {
+		t.Errorf("published %d records for a body that never arrived", n)
 	}
 }
