@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 	"github.com/eventshop/eventshop/pkg/service"
-	"github.com/eventshop/eventshop/services/logging-service/internal/dedupe"
 )
 
 // Config is the logging service's configuration.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/config"
-	"github.com/eventshop/eventshop/services/logging-service/internal/dedupe"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 )
 
 // clearEnv unsets, for the test, every variable that could override the

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 	"github.com/eventshop/eventshop/pkg/service"
-	"github.com/eventshop/eventshop/services/notification-service/internal/dedupe"
 	"github.com/eventshop/eventshop/services/notification-service/internal/notify"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
-	"github.com/eventshop/eventshop/services/logging-service/internal/dedupe"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 )
 
 // Count is how many times one service reported one action.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
-	"github.com/eventshop/eventshop/services/logging-service/internal/dedupe"
 )
 
 // newRecorder returns a Recorder that remembers event ids for an hour and

@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/eventshop/eventshop/services/notification-service/internal/dedupe"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 )
 
 // step is one call on a Set, after waiting for wait (the fake clock of a
