@@ -514,7 +514,8 @@ type committer struct {
 	owner *Consumer
 	sess  sarama.ConsumerGroupSession
 
-	mu     sync.Mutex // serialises rounds and guards claims
+	rounds sync.Mutex // serialises rounds; marked is theirs
+	mu     sync.Mutex // guards claims, never held across a call out
 	claims []*claimOffsets
 
 	stop chan struct{}
@@ -527,7 +528,7 @@ type claimOffsets struct {
 	partition int32
 	// handled is the offset after the last message handled, -1 before one.
 	handled atomic.Int64
-	marked  int64 // the last offset marked; guarded by committer.mu
+	marked  int64 // the last offset marked; guarded by committer.rounds
 }
 
 func newCommitter(owner *Consumer, sess sarama.ConsumerGroupSession) *committer {
@@ -567,14 +568,17 @@ func (c *committer) finish() {
 }
 
 func (c *committer) round() {
+	c.rounds.Lock()
+	defer c.rounds.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	claims := c.claims
+	c.mu.Unlock()
 	type due struct {
 		claim  *claimOffsets
 		offset int64
 	}
 	var dues []due
-	for _, co := range c.claims {
+	for _, co := range claims {
 		if off := co.handled.Load(); off > co.marked {
 			dues = append(dues, due{co, off})
 		}
