@@ -136,6 +136,7 @@ func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
 // handlers in Retry and DeadLetter so that only a stop or a failed dead-letter
 // publish ever gets that far.
 type Consumer struct {
+	client sarama.Client // the group's own, so a stuck stop can close it
 	group  sarama.ConsumerGroup
 	cfg    GroupConfig
 	open   OpenFunc
@@ -153,6 +154,11 @@ type Consumer struct {
 	// inFlight holds a *inFlight per claimed partition, keyed by
 	// "topic/partition".
 	inFlight sync.Map
+
+	// memberID is the member id of the last session, for abandon.
+	memberID atomic.Pointer[string]
+	// abandoned is set once a stop overran: nothing is committed after it.
+	abandoned atomic.Bool
 }
 
 // inFlight says which message of a partition is in its handler, and since
@@ -249,15 +255,21 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 	// day a producer in the system uses them.
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted
 
-	group, err := sarama.NewConsumerGroup(cfg.Brokers, gc.Group, sc)
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new consumer group %s: %w", gc.Group, err)
 	}
+	group, err := sarama.NewConsumerGroupFromClient(gc.Group, client)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("kafka: new consumer group %s: %w", gc.Group, err)
+	}
 	return &Consumer{
-		group: group,
-		cfg:   gc,
-		open:  open,
-		log:   log.With(zap.String("group", gc.Group)),
+		client: client,
+		group:  group,
+		cfg:    gc,
+		open:   open,
+		log:    log.With(zap.String("group", gc.Group)),
 	}, nil
 }
 
@@ -265,7 +277,9 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 // taken, in-flight handlers get three quarters of ShutdownTimeout to finish
 // (their context is cancelled then, leaving the rest of the budget for the
 // final commit), marked offsets are committed and the group is left. It
-// returns nil after a clean stop and ErrShutdownTimeout if the stop overran.
+// returns nil after a clean stop and ErrShutdownTimeout if the stop overran;
+// the member then leaves the group all the same, in the background, so that
+// the others take over its partitions at once (see abandon).
 //
 // Failures while running (the cluster away, a session that cannot start, a
 // handler error) do not end Run: they are logged and the session is started
@@ -304,9 +318,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		case <-budget:
 			c.log.Error("in-flight messages did not finish in time",
 				zap.Duration("shutdown_timeout", c.cfg.ShutdownTimeout))
-			// Release what can be released without waiting for the stuck
-			// handler; its offset stays uncommitted.
-			go c.group.Close()
+			go c.abandon()
 			return ErrShutdownTimeout
 		}
 	}
@@ -315,7 +327,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// than after a session timeout. A dead broker must not hold the process
 	// hostage, so this is bounded by the same budget.
 	closed := make(chan error, 1)
-	go func() { closed <- c.group.Close() }()
+	go func() {
+		err := c.group.Close()
+		if cerr := c.client.Close(); err == nil {
+			err = cerr
+		}
+		closed <- err
+	}()
 	select {
 	case err := <-closed:
 		if err != nil && runErr == nil {
@@ -329,6 +347,71 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	c.log.Info("consumer stopped", zap.Error(runErr))
 	return runErr
+}
+
+// abandon takes the member out of the group while a handler that ignores
+// its context holds the session, and with it the lock that the group's
+// Close waits on. Nothing is committed any more, so the stuck handler's
+// offset stays uncommitted; a LeaveGroup request for the member makes the
+// coordinator rebalance at once, and closing the client stops the
+// heartbeats that would otherwise keep the member, and its partitions, in
+// the group.
+func (c *Consumer) abandon() {
+	c.abandoned.Store(true)
+	if err := c.leave(); err != nil {
+		c.log.Warn("could not leave the group; the session timeout will evict the member", zap.Error(err))
+	} else {
+		c.log.Info("left the group without waiting for the stuck handler")
+	}
+	_ = c.client.Close()
+	// Close returns, and releases the rest, once the stuck handler does.
+	_ = c.group.Close()
+}
+
+// leave sends the coordinator a LeaveGroup request for the member, as
+// sarama's Close does.
+func (c *Consumer) leave() error {
+	id := c.memberID.Load()
+	if id == nil {
+		return nil // never joined
+	}
+	coordinator, err := c.client.Coordinator(c.cfg.Group)
+	if err != nil {
+		return err
+	}
+	req := &sarama.LeaveGroupRequest{GroupId: c.cfg.Group, MemberId: *id}
+	switch v := c.client.Config().Version; {
+	case v.IsAtLeast(sarama.V3_2_0_0):
+		req.Version = 5
+	case v.IsAtLeast(sarama.V2_4_0_0):
+		req.Version = 4
+	case v.IsAtLeast(sarama.V2_0_0_0):
+		req.Version = 2
+	default:
+		req.Version = 1
+	}
+	if req.Version >= 3 {
+		member := sarama.MemberIdentity{MemberId: *id}
+		if req.Version >= 5 {
+			reason := "a handler did not finish within the shutdown timeout"
+			member.Reason = &reason
+		}
+		req.Members = []sarama.MemberIdentity{member}
+	}
+	resp, err := coordinator.LeaveGroup(req)
+	if err != nil {
+		return err
+	}
+	errs := []sarama.KError{resp.Err}
+	for _, m := range resp.Members {
+		errs = append(errs, m.Err)
+	}
+	for _, kerr := range errs {
+		if kerr != sarama.ErrNoError && kerr != sarama.ErrUnknownMemberId {
+			return kerr
+		}
+	}
+	return nil
 }
 
 // loop calls Consume for one session after another: with eager balance
@@ -397,6 +480,8 @@ func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	claims := sess.Claims()
 	h.owner.claims.Store(&claims)
 	h.owner.sessionFailures.Store(0)
+	id := sess.MemberID()
+	h.owner.memberID.Store(&id)
 	c := newCommitter(h.owner, sess)
 	h.commits.Store(c)
 	go c.run()
@@ -570,6 +655,9 @@ func (c *committer) finish() {
 func (c *committer) round() {
 	c.rounds.Lock()
 	defer c.rounds.Unlock()
+	if c.owner.abandoned.Load() {
+		return
+	}
 	c.mu.Lock()
 	claims := c.claims
 	c.mu.Unlock()
