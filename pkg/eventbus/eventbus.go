@@ -89,11 +89,14 @@ func (p *Publisher) Records(ctx context.Context, events ...contracts.Event) ([]k
 // Correlate is middleware that puts the message's correlation id into the
 // handler's context, so that the events the handler publishes carry it on.
 // A record from a producer that sets no headers (a kafkajs service, say) is
-// correlated by its own event id, or by a fresh id.
+// correlated by its own event id, or by a fresh id. It puts the message's
+// event id there too ("" for a record without one), for a handler that
+// drops repeats: correlation.EventID reads it.
 func Correlate() kafka.Middleware {
 	return func(next kafka.Handler) kafka.Handler {
 		return func(ctx context.Context, msg *kafka.Message) error {
-			return next(correlation.With(ctx, CorrelationOf(msg)), msg)
+			ctx = correlation.With(ctx, CorrelationOf(msg))
+			return next(correlation.WithEventID(ctx, msg.Header(contracts.HeaderEventID)), msg)
 		}
 	}
 }

@@ -116,20 +116,22 @@ func TestPublishRefusesInvalidEventsAndPublishesNothing(t *testing.T) {
 func TestCorrelate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		headers map[string]string
-		want    string // "" means: a fresh UUID
+		name        string
+		headers     map[string]string
+		want        string // "" means: a fresh UUID
+		wantEventID string
 	}{
-		{"correlation id header", map[string]string{contracts.HeaderCorrelationID: "c", contracts.HeaderEventID: "e"}, "c"},
-		{"event id when no correlation id", map[string]string{contracts.HeaderEventID: "e"}, "e"},
-		{"fresh id for a record without headers, as kafkajs sends", nil, ""},
+		{"correlation id header", map[string]string{contracts.HeaderCorrelationID: "c", contracts.HeaderEventID: "e"}, "c", "e"},
+		{"event id when no correlation id", map[string]string{contracts.HeaderEventID: "e"}, "e", "e"},
+		{"correlation id without an event id", map[string]string{contracts.HeaderCorrelationID: "c"}, "c", ""},
+		{"fresh id for a record without headers, as kafkajs sends", nil, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var got string
+			var got, gotEventID string
 			h := eventbus.Correlate()(func(ctx context.Context, _ *kafka.Message) error {
-				got = correlation.ID(ctx)
+				got, gotEventID = correlation.ID(ctx), correlation.EventID(ctx)
 				return nil
 			})
 			if err := h(context.Background(), &kafka.Message{Headers: tc.headers}); err != nil {
@@ -137,6 +139,9 @@ func TestCorrelate(t *testing.T) {
 			}
 			if tc.want == "" && !uuidRE.MatchString(got) || tc.want != "" && got != tc.want {
 				t.Errorf("correlation id = %q, want %q", got, tc.want)
+			}
+			if gotEventID != tc.wantEventID {
+				t.Errorf("event id = %q, want %q", gotEventID, tc.wantEventID)
 			}
 		})
 	}

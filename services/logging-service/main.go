@@ -10,7 +10,6 @@ import (
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus"
-	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/service"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
 )
@@ -41,14 +40,5 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 func record(app *service.App, group string, r *actionlog.Recorder) error {
 	app.Handle("GET /actions", actionlog.NewHandler(r))
 	return app.Consume(group, []string{contracts.TopicNewLoggingAction},
-		withEventID(contracts.DecodeLoggingAction, r.Record))
-}
-
-// withEventID is eventbus.Handle for a handler that also takes the record's
-// event id ("" for a record without one).
-func withEventID[E any](decode func([]byte) (E, error), fn func(context.Context, string, E) error) kafka.Handler {
-	return func(ctx context.Context, msg *kafka.Message) error {
-		id := msg.Header(contracts.HeaderEventID)
-		return eventbus.Handle(decode, func(ctx context.Context, e E) error { return fn(ctx, id, e) })(ctx, msg)
-	}
+		eventbus.Handle(contracts.DecodeLoggingAction, r.Record))
 }

@@ -44,15 +44,6 @@ func consume(app *service.App, group string, s *notify.Service) error {
 	topics := []string{contracts.TopicNewOrder, contracts.TopicInventoryEmpty}
 	return app.Consume(group, topics, eventbus.Route(map[string]kafka.Handler{
 		contracts.TopicNewOrder:       eventbus.Handle(contracts.DecodeOrder, s.OrderApproved),
-		contracts.TopicInventoryEmpty: withEventID(contracts.DecodeInventoryEmpty, s.RefillNeeded),
+		contracts.TopicInventoryEmpty: eventbus.Handle(contracts.DecodeInventoryEmpty, s.RefillNeeded),
 	}))
-}
-
-// withEventID is eventbus.Handle for a handler that also takes the record's
-// event id ("" for a record without one).
-func withEventID[E any](decode func([]byte) (E, error), fn func(context.Context, string, E) error) kafka.Handler {
-	return func(ctx context.Context, msg *kafka.Message) error {
-		id := msg.Header(contracts.HeaderEventID)
-		return eventbus.Handle(decode, func(ctx context.Context, e E) error { return fn(ctx, id, e) })(ctx, msg)
-	}
 }

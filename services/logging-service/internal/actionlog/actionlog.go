@@ -51,13 +51,15 @@ func NewRecorder(log *zap.Logger, b dedupe.Bounds) *Recorder {
 	return &Recorder{log: log, seen: dedupe.NewSet(b), counts: make(map[countKey]int)}
 }
 
-// Record logs a, the event with id eventID, and counts it, unless that event
-// was recorded already. An invalid action is reported with an error matching
-// contracts.ErrInvalid and is neither logged nor counted.
-func (r *Recorder) Record(ctx context.Context, eventID string, a contracts.LoggingAction) error {
+// Record logs a and counts it, unless the event, by its id in ctx
+// (correlation.EventID), was recorded already. An invalid action is reported
+// with an error matching contracts.ErrInvalid and is neither logged nor
+// counted.
+func (r *Recorder) Record(ctx context.Context, a contracts.LoggingAction) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
+	eventID := correlation.EventID(ctx)
 	fields := []zap.Field{zap.String("service_name", a.ServiceName), zap.String("action", a.Action)}
 	if id := correlation.ID(ctx); id != "" {
 		fields = append(fields, zap.String("correlation_id", id))

@@ -60,7 +60,7 @@ func TestRecordLogsEachActionWithItsFields(t *testing.T) {
 				ctx = correlation.With(ctx, tt.correlation)
 			}
 
-			if err := r.Record(ctx, "event-1", tt.action); err != nil {
+			if err := r.Record(correlation.WithEventID(ctx, "event-1"), tt.action); err != nil {
 				t.Fatalf("Record: %v", err)
 			}
 
@@ -106,7 +106,7 @@ func TestCountsTheTutorialsThreeOrders(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, a := range actions {
 		wg.Go(func() {
-			if err := r.Record(t.Context(), fmt.Sprint("event-", i), a); err != nil {
+			if err := r.Record(correlation.WithEventID(t.Context(), fmt.Sprint("event-", i)), a); err != nil {
 				t.Errorf("Record(%+v): %v", a, err)
 			}
 		})
@@ -137,7 +137,7 @@ func TestRecordRejectsInvalidActions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r, logs := newRecorder()
-			err := r.Record(t.Context(), "event-1", tt.action)
+			err := r.Record(correlation.WithEventID(t.Context(), "event-1"), tt.action)
 			if !errors.Is(err, contracts.ErrInvalid) {
 				t.Errorf("got error %v, want one matching contracts.ErrInvalid", err)
 			}
@@ -195,7 +195,7 @@ func TestRecordCountsAnActionOncePerEventID(t *testing.T) {
 				ctx := correlation.With(t.Context(), "corr-1")
 				for _, d := range tt.deliveries {
 					time.Sleep(d.wait)
-					if err := r.Record(ctx, d.eventID, newOrder); err != nil {
+					if err := r.Record(correlation.WithEventID(ctx, d.eventID), newOrder); err != nil {
 						t.Fatalf("Record: %v", err)
 					}
 				}

@@ -37,7 +37,7 @@ func TestActionsHandlerServesTheCounts(t *testing.T) {
 			t.Parallel()
 			r, _ := newRecorder()
 			for _, a := range tt.actions {
-				if err := r.Record(t.Context(), "", a); err != nil {
+				if err := r.Record(t.Context(), a); err != nil {
 					t.Fatalf("Record: %v", err)
 				}
 			}

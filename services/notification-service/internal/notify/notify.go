@@ -97,14 +97,16 @@ func (s *Service) OrderApproved(ctx context.Context, o contracts.Order) error {
 	return nil
 }
 
-// RefillNeeded asks the staff to restock the product named by e, the event
-// with id eventID, unless that event was notified already. An event without
-// an id (from a producer that sets no headers) is always notified. An invalid
-// event is reported with an error matching contracts.ErrInvalid.
-func (s *Service) RefillNeeded(ctx context.Context, eventID string, e contracts.InventoryEmpty) error {
+// RefillNeeded asks the staff to restock the product named by e, unless the
+// event, by its id in ctx (correlation.EventID), was notified already. An
+// event without an id (from a producer that sets no headers) is always
+// notified. An invalid event is reported with an error matching
+// contracts.ErrInvalid.
+func (s *Service) RefillNeeded(ctx context.Context, e contracts.InventoryEmpty) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
+	eventID := correlation.EventID(ctx)
 	if eventID != "" && !s.refills.Add(eventID) {
 		s.log.Debug("refill notice sent before, repeat dropped",
 			withCorrelation(ctx, zap.String("event_id", eventID), zap.String("product_id", e.ProductID))...)

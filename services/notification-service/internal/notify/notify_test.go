@@ -76,7 +76,7 @@ func TestServiceSendsTheTutorialsTexts(t *testing.T) {
 		{
 			name: "empty inventory asks the staff for a refill",
 			call: func(ctx context.Context, s *notify.Service) error {
-				return s.RefillNeeded(ctx, "event-1", contracts.InventoryEmpty{ProductID: "PRODUCT-123"})
+				return s.RefillNeeded(correlation.WithEventID(ctx, "event-1"), contracts.InventoryEmpty{ProductID: "PRODUCT-123"})
 			},
 			want: notify.Notification{
 				Kind:      notify.KindRefillNeeded,
@@ -113,7 +113,7 @@ func TestServiceReportsAFailedNotificationForRetry(t *testing.T) {
 			return s.OrderApproved(ctx, contracts.SampleOrder())
 		}},
 		{"empty inventory", func(ctx context.Context, s *notify.Service) error {
-			return s.RefillNeeded(ctx, "event-1", contracts.InventoryEmpty{ProductID: "PRODUCT-123"})
+			return s.RefillNeeded(correlation.WithEventID(ctx, "event-1"), contracts.InventoryEmpty{ProductID: "PRODUCT-123"})
 		}},
 	}
 	for _, tt := range tests {
@@ -154,7 +154,7 @@ func TestServiceRejectsInvalidEventsWithoutNotifying(t *testing.T) {
 			return s.OrderApproved(ctx, o)
 		}},
 		{"inventory-empty without product", func(ctx context.Context, s *notify.Service) error {
-			return s.RefillNeeded(ctx, "event-1", contracts.InventoryEmpty{})
+			return s.RefillNeeded(correlation.WithEventID(ctx, "event-1"), contracts.InventoryEmpty{})
 		}},
 	}
 	for _, tt := range tests {
@@ -183,12 +183,13 @@ type event struct {
 }
 
 func (e event) handle(ctx context.Context, s *notify.Service) error {
+	ctx = correlation.WithEventID(ctx, e.eventID)
 	if e.order != "" {
 		o := contracts.SampleOrder()
 		o.OrderID = e.order
 		return s.OrderApproved(ctx, o)
 	}
-	return s.RefillNeeded(ctx, e.eventID, contracts.InventoryEmpty{ProductID: e.refill})
+	return s.RefillNeeded(ctx, contracts.InventoryEmpty{ProductID: e.refill})
 }
 
 // logLine is a log entry's message and fields.
