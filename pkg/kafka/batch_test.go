@@ -116,8 +116,8 @@ func TestBatchesKeepPartitionOrderAndCommitAll(t *testing.T) {
 }
 
 // TestFailedBatchIsDeliveredAgainWhole fails one batch: nothing of it may be
-// marked, so the next session delivers it again from its first record,
-// after the partition has been opened again.
+// marked, and it is delivered again from its first record, after the
+// partition has been opened again.
 func TestFailedBatchIsDeliveredAgainWhole(t *testing.T) {
 	t.Parallel()
 	cfg := kafkatest.Config(t)

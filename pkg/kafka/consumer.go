@@ -132,9 +132,12 @@ func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
 // handler must be safe for concurrent use across partitions. A message's
 // offset is committed only after the handler returned nil and, if set,
 // GroupConfig.BeforeCommit succeeded after that. If the handler returns
-// an error the session is restarted and the message is delivered again: wrap
-// handlers in Retry and DeadLetter so that only a stop or a failed dead-letter
-// publish ever gets that far.
+// an error, nothing of its batch is marked: the partition's handler is opened
+// again, as a new session would, and given the same batch after a capped,
+// jittered backoff, until it succeeds or the session ends (a rebalance or a
+// stop). The member stays in the group meanwhile, so a failing partition
+// holds up only itself. Wrap handlers in Retry and DeadLetter so that only a
+// stop or a failed dead-letter publish ever gets that far.
 type Consumer struct {
 	client sarama.Client // the group's own, so a stuck stop can close it
 	group  sarama.ConsumerGroup
@@ -144,9 +147,8 @@ type Consumer struct {
 	claims atomic.Pointer[map[string][]int32]
 
 	// Failures in a row, for Healthy: sessions that could not start (reset
-	// when one starts), handler errors that ended a session (reset when
-	// a message is handled) and commits that BeforeCommit held back (reset
-	// when one goes through).
+	// when one starts), handler errors (reset when a batch is handled) and
+	// commits that BeforeCommit held back (reset when one goes through).
 	sessionFailures atomic.Int32
 	handlerFailures atomic.Int32
 	commitFailures  atomic.Int32
@@ -281,9 +283,10 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 // the member then leaves the group all the same, in the background, so that
 // the others take over its partitions at once (see abandon).
 //
-// Failures while running (the cluster away, a session that cannot start, a
-// handler error) do not end Run: they are logged and the session is started
-// again with capped backoff, since consuming later beats not consuming.
+// Failures while running do not end Run, since consuming later beats not
+// consuming: a session that cannot start (the cluster away, a topic
+// missing) is started again with capped backoff, and a handler error is
+// retried in place (see Consumer).
 func (c *Consumer) Run(ctx context.Context) error {
 	// Handlers get a context that outlives ctx, so work under way when the
 	// stop comes can finish instead of being torn down.
@@ -421,25 +424,18 @@ func (c *Consumer) loop(ctx, workCtx context.Context) error {
 	backoff := 100 * time.Millisecond
 	for {
 		err := c.group.Consume(ctx, c.cfg.Topics, gh)
-		// A handler error ends the session with Consume returning nil; it
-		// counts as a failure all the same, or the member would rejoin, and
-		// make the whole group rebalance, in a tight loop.
-		handlerErr := gh.takeFailure()
 		switch {
 		case ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
 			return nil
 		case err != nil:
 			c.recordFailure(&c.sessionFailures, err)
-		case handlerErr != nil:
-			err = handlerErr
-			c.recordFailure(&c.handlerFailures, err)
 		default:
 			backoff = 100 * time.Millisecond
 			continue
 		}
 		c.log.Warn("consume session failed, rejoining", zap.Error(err), zap.Duration("backoff", backoff))
-		// A failing session (broker away, handler error) is retried with a
-		// capped backoff rather than spinning.
+		// A session that fails to start (the broker away) is tried again
+		// with a capped backoff rather than spinning.
 		select {
 		case <-ctx.Done():
 			return nil
@@ -463,17 +459,7 @@ type groupHandler struct {
 	owner   *Consumer
 	workCtx context.Context
 	log     *zap.Logger
-	failure atomic.Pointer[error] // the last handler error of this session
 	commits atomic.Pointer[committer]
-}
-
-// takeFailure returns and clears the handler error that ended the session,
-// if one did.
-func (h *groupHandler) takeFailure() error {
-	if p := h.failure.Swap(nil); p != nil {
-		return *p
-	}
-	return nil
 }
 
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
@@ -508,13 +494,18 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	defer h.owner.inFlight.Delete(key)
 	handled := h.commits.Load().track(claim.Topic(), claim.Partition())
 
-	fail := func(err error) error {
-		h.failure.Store(&err)
-		return err
+	// handle is the partition's handler; nil until opened, and again after
+	// it failed, so that each retry starts from a clean state.
+	var handle BatchHandler
+	reopen := func() error {
+		var err error
+		if handle, err = h.owner.open(ctx, Claim{Topic: claim.Topic(), Partition: claim.Partition()}); err != nil {
+			return fmt.Errorf("open %s: %w", key, err)
+		}
+		return nil
 	}
-	handle, err := h.owner.open(ctx, Claim{Topic: claim.Topic(), Partition: claim.Partition()})
-	if err != nil {
-		return fail(fmt.Errorf("open %s: %w", key, err))
+	if !h.untilDone(sess, reopen) {
+		return nil
 	}
 	raw := make([]*sarama.ConsumerMessage, 0, h.owner.cfg.MaxBatch)
 	batch := make([]*Message, 0, h.owner.cfg.MaxBatch)
@@ -528,12 +519,23 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			}
 			busy.offset.Store(batch[0].Offset)
 			busy.since.Store(time.Now().UnixNano())
-			err := handle(ctx, batch)
+			ok := h.untilDone(sess, func() error {
+				if handle == nil {
+					if err := reopen(); err != nil {
+						return err
+					}
+				}
+				if err := handle(ctx, batch); err != nil {
+					handle = nil
+					return fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err)
+				}
+				return nil
+			})
 			busy.since.Store(0)
-			if err != nil {
-				// Not marked: returning ends the session, and the next one
-				// starts again from the batch's first message.
-				return fail(fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err))
+			if !ok {
+				// Not marked: whoever owns the partition next starts
+				// again from the batch's first message.
+				return nil
 			}
 			// The next commit takes the whole batch.
 			handled.Store(raw[len(raw)-1].Offset + 1)
@@ -543,6 +545,30 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		}
 		if !open {
 			return nil
+		}
+	}
+}
+
+// untilDone calls fn until it returns nil, and reports true then; it
+// reports false if the session ends first. Each failure counts for Healthy
+// and is followed by a capped, jittered backoff. The member stays in the
+// group meanwhile: leaving would make the whole group rebalance on every
+// retry, and the partition would not be handled any sooner.
+func (h *groupHandler) untilDone(sess sarama.ConsumerGroupSession, fn func() error) bool {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return true
+		}
+		h.owner.recordFailure(&h.owner.handlerFailures, err)
+		wait := DefaultRetryPolicy().backoff(attempt)
+		h.log.Warn("handler failed, retrying", zap.Error(err), zap.Int("attempt", attempt), zap.Duration("backoff", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-sess.Context().Done():
+			t.Stop()
+			return false
+		case <-t.C:
 		}
 	}
 }

@@ -24,9 +24,10 @@ type Claim struct {
 
 // OpenFunc is called when the member starts on a partition, before the
 // partition's first batch, and returns the handler for its batches. It is
-// where state kept per partition is restored. An error ends the session,
-// which is then started again as after a handler error. Calls for different
-// partitions run concurrently.
+// where state kept per partition is restored. It is called again before a
+// failed batch is retried, so that the retry starts from that state and not
+// from what the failed attempt left. An error is retried as a handler error
+// is. Calls for different partitions run concurrently.
 type OpenFunc func(ctx context.Context, claim Claim) (BatchHandler, error)
 
 // perMessage adapts h to an OpenFunc for batches of one message.
