@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/config"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/logging"
 )
@@ -117,4 +118,37 @@ func (c *ConsumerConfig) Validate() error {
 		return config.Errorf("consumer_group", "must not be empty")
 	}
 	return nil
+}
+
+// DedupeConfig is the configuration of a service that drops the events it
+// has handled already (see package dedupe). Embed it beside Base; the
+// service's own Validate then calls its Validate too.
+type DedupeConfig struct {
+	DedupeWindow time.Duration `config:"dedupe_window" help:"how long an id is remembered: an event that comes again with the same id within it is handled once"`
+	DedupeLimit  int           `config:"dedupe_limit" help:"the most ids of each kind remembered (about 170 bytes each); beyond it the oldest are forgotten before dedupe_window has passed"`
+}
+
+// DefaultDedupeConfig returns the defaults: ids are remembered for an hour,
+// at most 100,000 of each kind.
+func DefaultDedupeConfig() DedupeConfig {
+	return DedupeConfig{DedupeWindow: time.Hour, DedupeLimit: 100_000}
+}
+
+// Validate reports a window that is not positive and a limit below 1, each
+// naming its key.
+func (c *DedupeConfig) Validate() error {
+	var errs []error
+	if c.DedupeWindow <= 0 {
+		errs = append(errs, config.Errorf("dedupe_window", "must be positive, got %s", c.DedupeWindow))
+	}
+	if c.DedupeLimit < 1 {
+		errs = append(errs, config.Errorf("dedupe_limit", "must be at least 1, got %d", c.DedupeLimit))
+	}
+	return errors.Join(errs...)
+}
+
+// DedupeBounds returns the bounds of what the service remembers to drop
+// repeats.
+func (c *DedupeConfig) DedupeBounds() dedupe.Bounds {
+	return dedupe.Bounds{Window: c.DedupeWindow, Limit: c.DedupeLimit}
 }

@@ -29,7 +29,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	if err := record(app, cfg.ConsumerGroup, actionlog.NewRecorder(log, cfg.dedupe())); err != nil {
+	if err := record(app, cfg.ConsumerGroup, actionlog.NewRecorder(log, cfg.DedupeBounds())); err != nil {
 		return err
 	}
 	return app.Run(ctx)

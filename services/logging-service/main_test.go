@@ -192,7 +192,7 @@ func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
 	cfg := kafkatest.Config(t)
 	core, logs := observer.New(zapcore.DebugLevel)
 	defaults := defaultConfig()
-	recorder := actionlog.NewRecorder(zap.New(core), defaults.dedupe())
+	recorder := actionlog.NewRecorder(zap.New(core), defaults.DedupeBounds())
 	stopFirst := startApp(t, cfg, recorder)
 
 	producer, err := kafka.NewProducer(cfg)

@@ -7,10 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/eventshop/eventshop/pkg/config"
-	"github.com/eventshop/eventshop/pkg/dedupe"
 )
 
 // clearEnv unsets, for the test, every variable that could override the
@@ -36,41 +34,6 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if got := strings.Join(cfg.KafkaBrokers, ","); got != "localhost:29092" {
 		t.Errorf("kafka_brokers = %q, want localhost:29092", got)
-	}
-	if cfg.DedupeWindow != time.Hour {
-		t.Errorf("dedupe_window = %s, want 1h", cfg.DedupeWindow)
-	}
-	if cfg.DedupeLimit != 100_000 {
-		t.Errorf("dedupe_limit = %d, want 100000", cfg.DedupeLimit)
-	}
-}
-
-func TestConfigDedupeBounds(t *testing.T) {
-	tests := []struct {
-		name string
-		env  map[string]string
-		args []string
-		want dedupe.Bounds
-	}{
-		{"environment", map[string]string{"DEDUPE_WINDOW": "10m", "DEDUPE_LIMIT": "500"}, nil,
-			dedupe.Bounds{Window: 10 * time.Minute, Limit: 500}},
-		{"flags", nil, []string{"--dedupe-window", "90s", "--dedupe-limit", "1"},
-			dedupe.Bounds{Window: 90 * time.Second, Limit: 1}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			cfg := defaultConfig()
-			if err := config.Load(name, tt.args, &cfg); err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			if got := cfg.dedupe(); got != tt.want {
-				t.Errorf("dedupe bounds %+v, want %+v", got, tt.want)
-			}
-		})
 	}
 }
 
@@ -120,10 +83,8 @@ func TestRunRejectsInvalidConfigNamingTheKey(t *testing.T) {
 		{"unknown notifier env", map[string]string{"NOTIFIER": "sms"}, nil, "notifier (NOTIFIER)"},
 		{"notifier in another case", nil, []string{"--notifier", "LOG"}, "notifier (NOTIFIER)"},
 		{"bad http address", nil, []string{"--http-addr", "8002"}, "http_addr (HTTP_ADDR)"},
+		// One case of DedupeConfig's, to show that Validate calls it.
 		{"zero dedupe window", nil, []string{"--dedupe-window", "0s"}, "dedupe_window (DEDUPE_WINDOW)"},
-		{"negative dedupe window", map[string]string{"DEDUPE_WINDOW": "-1m"}, nil, "dedupe_window (DEDUPE_WINDOW)"},
-		{"dedupe window without unit", map[string]string{"DEDUPE_WINDOW": "60"}, nil, "dedupe_window (DEDUPE_WINDOW)"},
-		{"zero dedupe limit", map[string]string{"DEDUPE_LIMIT": "0"}, nil, "dedupe_limit (DEDUPE_LIMIT)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,8 +114,6 @@ func TestRunHelpListsTheKeys(t *testing.T) {
 	}
 	for _, want := range []string{
 		"--notifier string", `key notifier, env NOTIFIER, default "log"`, `default ":8002"`,
-		"--dedupe-window duration", "key dedupe_window, env DEDUPE_WINDOW, default 1h0m0s",
-		"--dedupe-limit int", "key dedupe_limit, env DEDUPE_LIMIT, default 100000",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())

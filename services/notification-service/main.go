@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := consume(app, cfg.ConsumerGroup, notify.NewService(notifier, cfg.dedupe(), log)); err != nil {
+	if err := consume(app, cfg.ConsumerGroup, notify.NewService(notifier, cfg.DedupeBounds(), log)); err != nil {
 		return err
 	}
 	return app.Run(ctx)

@@ -103,7 +103,7 @@ func startApp(t *testing.T, cfg kafka.Config, s *notify.Service) (_ kafka.Config
 // newService returns the service as run builds it, sending through n.
 func newService(t *testing.T, n notify.Notifier) *notify.Service {
 	cfg := defaultConfig()
-	return notify.NewService(n, cfg.dedupe(), kafkatest.Logger(t))
+	return notify.NewService(n, cfg.DedupeBounds(), kafkatest.Logger(t))
 }
 
 func TestConsumerNotifiesAndDeadLettersPoison(t *testing.T) {
@@ -181,7 +181,7 @@ func TestConsumerNotifiesOncePerOrderAndRefillEvent(t *testing.T) {
 	notifier := &recordingNotifier{}
 	core, logs := observer.New(zapcore.DebugLevel)
 	defaults := defaultConfig()
-	svc := notify.NewService(notifier, defaults.dedupe(), zap.New(core))
+	svc := notify.NewService(notifier, defaults.DedupeBounds(), zap.New(core))
 	cfg, _, _, stopFirst := startApp(t, kafka.Config{}, svc)
 
 	producer, err := kafka.NewProducer(cfg)
