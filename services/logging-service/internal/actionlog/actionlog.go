@@ -64,9 +64,12 @@ func (r *Recorder) Record(ctx context.Context, a contracts.LoggingAction) error 
 	if id := correlation.ID(ctx); id != "" {
 		fields = append(fields, zap.String("correlation_id", id))
 	}
-	if eventID != "" && !r.seen.Add(eventID) {
-		r.log.Debug("action recorded before, repeat dropped", append(fields, zap.String("event_id", eventID))...)
-		return nil
+	if eventID != "" {
+		fields = append(fields, zap.String("event_id", eventID))
+		if !r.seen.Add(eventID) {
+			r.log.Debug("action recorded before, repeat dropped", fields...)
+			return nil
+		}
 	}
 	r.log.Info(fmt.Sprintf("Logging Service: serviceName: %s, action: %s", a.ServiceName, a.Action), fields...)
 

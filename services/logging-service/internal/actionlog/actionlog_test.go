@@ -31,17 +31,19 @@ func TestRecordLogsEachActionWithItsFields(t *testing.T) {
 	tests := []struct {
 		name        string
 		correlation string
+		eventID     string
 		action      contracts.LoggingAction
 		wantMessage string
 		wantFields  map[string]any
 	}{
 		{
-			name:        "order service with correlation id",
+			name:        "order service with correlation and event ids",
 			correlation: "corr-1",
+			eventID:     "event-1",
 			action:      contracts.LoggingAction{ServiceName: "order-service", Action: "new-order"},
 			wantMessage: "Logging Service: serviceName: order-service, action: new-order",
 			wantFields: map[string]any{
-				"service_name": "order-service", "action": "new-order", "correlation_id": "corr-1",
+				"service_name": "order-service", "action": "new-order", "correlation_id": "corr-1", "event_id": "event-1",
 			},
 		},
 		{
@@ -60,7 +62,7 @@ func TestRecordLogsEachActionWithItsFields(t *testing.T) {
 				ctx = correlation.With(ctx, tt.correlation)
 			}
 
-			if err := r.Record(correlation.WithEventID(ctx, "event-1"), tt.action); err != nil {
+			if err := r.Record(correlation.WithEventID(ctx, tt.eventID), tt.action); err != nil {
 				t.Fatalf("Record: %v", err)
 			}
 
