@@ -11,6 +11,8 @@ package eventbus
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,7 +27,30 @@ import (
 func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40
+	return formatUUID(b, 4)
+}
+
+// StableID returns an RFC 4122 version 5 UUID (SHA-1, name-based) of parts:
+// the same parts always give the same id, and different parts different
+// ids. An event that a crash makes its producer publish again keeps its
+// event id when the id is derived from what caused the event, so that
+// consumers dropping repeats by event id drop it.
+func StableID(parts ...string) string {
+	h := sha1.New()
+	for _, p := range parts {
+		// The length first, so that ("ab", "c") and ("a", "bc") differ.
+		h.Write(binary.AppendUvarint(nil, uint64(len(p))))
+		h.Write([]byte(p))
+	}
+	var b [16]byte
+	copy(b[:], h.Sum(nil))
+	return formatUUID(b, 5)
+}
+
+// formatUUID sets the version and variant bits of b and writes it in the
+// canonical 8-4-4-4-12 form.
+func formatUUID(b [16]byte, version byte) string {
+	b[6] = b[6]&0x0f | version<<4
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]

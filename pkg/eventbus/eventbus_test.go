@@ -39,6 +39,27 @@ func TestNewIDIsARandomUUID(t *testing.T) {
 	}
 }
 
+func TestStableIDDependsOnlyOnItsParts(t *testing.T) {
+	t.Parallel()
+	id := eventbus.StableID("orders", "3", "1207", "0")
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id) {
+		t.Fatalf("StableID = %q, want a version 5 UUID", id)
+	}
+	if again := eventbus.StableID("orders", "3", "1207", "0"); again != id {
+		t.Errorf("the same parts gave %q, then %q", id, again)
+	}
+	for _, parts := range [][]string{
+		{"orders", "3", "1207", "1"},
+		{"orders", "3", "120", "70"},
+		{"orders", "31", "207", "0"},
+		{"orders", "3", "1207"},
+	} {
+		if other := eventbus.StableID(parts...); other == id {
+			t.Errorf("StableID(%q) = %q, the same as for other parts", parts, other)
+		}
+	}
+}
+
 func TestPublishEncodesKeysAndHeadersOneBatch(t *testing.T) {
 	t.Parallel()
 	rec := &recordingPublisher{}
