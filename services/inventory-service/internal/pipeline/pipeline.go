@@ -24,6 +24,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -301,7 +302,25 @@ func (p *Pipeline) applyOne(ctx context.Context, ledger *inventory.Ledger, r inv
 	if correlationID == "" {
 		correlationID = eventbus.NewID()
 	}
-	return p.events.Records(correlation.With(ctx, correlationID), o.Events(r.ProductID)...)
+	recs, err := p.events.Records(correlation.With(ctx, correlationID), o.Events(r.ProductID)...)
+	if err != nil {
+		return nil, err
+	}
+	// A crash after the events went out and before the state did makes
+	// this line apply again, with the same outcome: its events then carry
+	// the same ids, and consumers that drop repeats by event id drop them.
+	for i := range recs {
+		recs[i].Headers[contracts.HeaderEventID] = eventID(p.set.Topics.Reservations, r, i)
+	}
+	return recs, nil
+}
+
+// eventID names the i-th event of applying reservation r, whose records
+// are on the topic reservations: by the order record it comes from and its
+// line in it.
+func eventID(reservations string, r inventory.Reservation, i int) string {
+	return eventbus.StableID(reservations, strconv.Itoa(int(r.Source.Partition)),
+		strconv.FormatInt(r.Source.Offset, 10), strconv.Itoa(r.Line), strconv.Itoa(i))
 }
 
 // publish publishes records, retrying until they are acknowledged or the
