@@ -86,14 +86,7 @@ func parseChaosOptions(args []string, errOut io.Writer) (chaosOptions, error) {
 	if o.outage <= 0 {
 		errs = append(errs, fmt.Errorf("-outage: must be positive, got %s", o.outage))
 	}
-	for _, name := range o.only {
-		if !slices.Contains(chaosScenarios, name) {
-			errs = append(errs, fmt.Errorf("-only: unknown scenario %q (want %s)", name, strings.Join(chaosScenarios, ", ")))
-		}
-	}
-	if len(o.only) == 0 {
-		errs = append(errs, errors.New("-only: name at least one scenario"))
-	}
+	errs = append(errs, checkOnly(o.only, chaosScenarios, "scenario")...)
 	return o, errors.Join(errs...)
 }
 

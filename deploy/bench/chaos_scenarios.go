@@ -88,25 +88,40 @@ func runCrash(ctx context.Context, r *chaosRun) (o outcome, err error) {
 	}
 	defer func() { err = errors.Join(err, stop()) }()
 
-	client := newOrderClient(s)
 	start := time.Now()
-	placed := make(chan []string, 1)
-	go func() { placed <- client.placeAll(ctx, r.opts.orders, r.opts.rate, giveUp) }()
-	for i, name := range consumers {
-		sleepUntil(ctx, start.Add(r.flow()*time.Duration(i+1)/time.Duration(len(consumers)+1)))
-		killedAt := time.Since(start)
+	ids, err := r.inTurn(ctx, newOrderClient(s), consumers, func(name string, at time.Duration) error {
 		if err := s.kill(name); err != nil {
-			return o, err
+			return err
 		}
 		if err := s.start(ctx, name); err != nil {
-			return o, fmt.Errorf("restart %s: %w", name, err)
+			return fmt.Errorf("restart %s: %w", name, err)
 		}
-		o.note("%s killed (SIGKILL) %s in, ready again after %s", name, duration(killedAt), duration(time.Since(start)-killedAt))
+		o.note("%s killed (SIGKILL) %s in, ready again after %s", name, duration(at), duration(time.Since(start)-at))
+		return nil
+	})
+	if err != nil {
+		return o, err
 	}
-	ids := <-placed
 	err = r.finish(ctx, s, &o, ids)
 	o.elapsed = time.Since(start)
 	return o, err
+}
+
+// inTurn places the run's orders and, while they flow, disturbs each of
+// services in turn, at even intervals (at is how long after the start); it
+// returns the orders accepted once all are placed.
+func (r *chaosRun) inTurn(ctx context.Context, client *orderClient, services []string,
+	disturb func(name string, at time.Duration) error) ([]string, error) {
+	start := time.Now()
+	placed := make(chan []string, 1)
+	go func() { placed <- client.placeAll(ctx, r.opts.orders, r.opts.rate, giveUp) }()
+	for i, name := range services {
+		sleepUntil(ctx, start.Add(r.flow()*time.Duration(i+1)/time.Duration(len(services)+1)))
+		if err := disturb(name, time.Since(start)); err != nil {
+			return nil, err
+		}
+	}
+	return <-placed, nil
 }
 
 // runRetry places every order twice with the same orderId, as a client
@@ -148,13 +163,9 @@ func runShutdown(ctx context.Context, r *chaosRun) (o outcome, err error) {
 	}
 	defer func() { err = errors.Join(err, stop()) }()
 
-	client := newOrderClient(s)
 	start := time.Now()
-	placed := make(chan []string, 1)
-	go func() { placed <- client.placeAll(ctx, r.opts.orders, r.opts.rate, giveUp) }()
 	services := append(slices.Clone(consumers), contracts.ServiceOrder)
-	for i, name := range services {
-		sleepUntil(ctx, start.Add(r.flow()*time.Duration(i+1)/time.Duration(len(services)+1)))
+	ids, err := r.inTurn(ctx, newOrderClient(s), services, func(name string, _ time.Duration) error {
 		took, err := s.terminate(name, chaosShutdownTimeout+5*time.Second)
 		switch {
 		case err != nil:
@@ -165,10 +176,13 @@ func runShutdown(ctx context.Context, r *chaosRun) (o outcome, err error) {
 			o.note("%s exited 0 %s after SIGTERM", name, duration(took))
 		}
 		if err := s.start(ctx, name); err != nil {
-			return o, fmt.Errorf("restart %s: %w", name, err)
+			return fmt.Errorf("restart %s: %w", name, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return o, err
 	}
-	ids := <-placed
 	err = r.finish(ctx, s, &o, ids)
 	o.elapsed = time.Since(start)
 	if o.duplicated > 0 {
@@ -250,6 +264,10 @@ func runOutage(ctx context.Context, r *chaosRun) (o outcome, err error) {
 	}
 	if after[http.StatusAccepted] == 0 {
 		o.fail("order-service did not answer 202 after the broker came back")
+	} else {
+		first, last := client.settledAfter(backAt)
+		o.note("after the return: the first 202 in %s, the last 503 or no answer in %s (the orders that waited, retried at once)",
+			duration(first), duration(last))
 	}
 
 	// Let connections the outage left idle close before counting again.

@@ -330,6 +330,27 @@ func (c *orderClient) answersBetween(from, to time.Time) map[int]int {
 	return counts
 }
 
+// settledAfter returns how long after t the first 202 came, and the last
+// answer that was not one.
+func (c *orderClient) settledAfter(t time.Time) (firstAccepted, lastRefused time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	firstAccepted = -1
+	for _, a := range c.answers {
+		if a.at.Before(t) {
+			continue
+		}
+		if a.status == http.StatusAccepted {
+			if firstAccepted < 0 || a.at.Sub(t) < firstAccepted {
+				firstAccepted = a.at.Sub(t)
+			}
+		} else {
+			lastRefused = max(lastRefused, a.at.Sub(t))
+		}
+	}
+	return firstAccepted, lastRefused
+}
+
 // outcome is one scenario's row of the table, and what it checked.
 type outcome struct {
 	scenario string
@@ -447,15 +468,17 @@ func (s *shop) account(o *outcome, p published, ids []string) {
 	defer s.tally.mu.Unlock()
 	o.sent += len(ids)
 	var missing []string
+	var againCongrats, againUpdates, againLogged int
 	for _, id := range ids {
 		corr := p.correlation[id]
 		congrats, updates := s.tally.congrats[id], p.updates[corr]
 		ok := corr != "" && congrats > 0 && updates >= lines
-		o.duplicated += max(0, congrats-1) + max(0, updates-lines)
+		againCongrats += max(0, congrats-1)
+		againUpdates += max(0, updates-lines)
 		for _, ev := range p.actions[corr] {
 			n := s.tally.logged[ev]
 			ok = ok && n > 0
-			o.duplicated += max(0, n-1)
+			againLogged += max(0, n-1)
 		}
 		if ok {
 			o.processed++
@@ -466,6 +489,11 @@ func (s *shop) account(o *outcome, p published, ids []string) {
 					id, p.orders[id], congrats, updates, lines, len(p.actions[corr])))
 			}
 		}
+	}
+	o.duplicated += againCongrats + againUpdates + againLogged
+	if o.duplicated > 0 {
+		o.note("duplicated: %d congratulations, %d stock updates published again, %d actions logged again",
+			againCongrats, againUpdates, againLogged)
 	}
 	if len(missing) > 0 {
 		o.fail("%d orders not processed, e.g. %s", o.lost, strings.Join(missing, "; "))

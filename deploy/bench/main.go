@@ -201,15 +201,23 @@ func (o options) validate() error {
 	if o.duration <= 0 {
 		errs = append(errs, fmt.Errorf("-duration: must be positive, got %s", o.duration))
 	}
-	for _, name := range o.only {
-		if !slices.Contains(benchmarks, name) {
-			errs = append(errs, fmt.Errorf("-only: unknown benchmark %q (want %s)", name, strings.Join(benchmarks, ", ")))
+	errs = append(errs, checkOnly(o.only, benchmarks, "benchmark")...)
+	return errors.Join(errs...)
+}
+
+// checkOnly reports each of the names -only gave that is not one of known,
+// and a -only that names none: a benchmark or scenario, as kind says.
+func checkOnly(names, known []string, kind string) []error {
+	var errs []error
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			errs = append(errs, fmt.Errorf("-only: unknown %s %q (want %s)", kind, name, strings.Join(known, ", ")))
 		}
 	}
-	if len(o.only) == 0 {
-		errs = append(errs, errors.New("-only: name at least one benchmark"))
+	if len(names) == 0 {
+		errs = append(errs, fmt.Errorf("-only: name at least one %s", kind))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // rateList is the -rate flag: repeatable, each a number or a comma-separated
