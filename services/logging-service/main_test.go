@@ -18,7 +18,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
-	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/pkg/service"
@@ -80,11 +79,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 		t.Errorf("run %v = %v, want service.ErrDone", probe, err)
 	}
 
-	producer, err := kafka.NewProducer(cfg)
-	if err != nil {
-		t.Fatalf("NewProducer: %v", err)
-	}
-	t.Cleanup(func() { _ = producer.Close() })
+	pub := kafkatest.NewPublisher(t, cfg)
 	// A service name of this run only, so a shared cluster's older actions
 	// do not count.
 	serviceName := kafkatest.Name(t, "service")
@@ -94,24 +89,15 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	// The poison record shares the actions' key, so it sits in their
 	// partition just before them: they are counted only if it did not block.
 	poisonRecord := kafka.Record{Topic: contracts.TopicNewLoggingAction, Key: []byte(serviceName), Value: poison}
-	if err := producer.Publish(pubCtx, poisonRecord); err != nil {
-		t.Fatalf("publish poison: %v", err)
-	}
-	actions, err := eventbus.NewPublisher(producer, "test").Records(pubCtx,
+	pub.PublishInOrder(pubCtx, poisonRecord)
+	actions := pub.Records(pubCtx,
 		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionNewOrder},
 		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated},
 		contracts.LoggingAction{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated},
 	)
-	if err != nil {
-		t.Fatalf("Records: %v", err)
-	}
 	// The new-order action comes twice, the same record with the same event
 	// id, before the others: once they are counted, so is the repeat.
-	for _, r := range []kafka.Record{actions[0], actions[0], actions[1], actions[2]} {
-		if err := producer.Publish(pubCtx, r); err != nil {
-			t.Fatalf("publish action: %v", err)
-		}
-	}
+	pub.PublishInOrder(pubCtx, actions[0], actions[0], actions[1], actions[2])
 
 	want := []actionlog.Count{
 		{ServiceName: serviceName, Action: contracts.ActionInventoryUpdated, Count: 2},
@@ -195,11 +181,7 @@ func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
 	recorder := actionlog.NewRecorder(zap.New(core), defaults.DedupeBounds())
 	stopFirst := startApp(t, cfg, recorder)
 
-	producer, err := kafka.NewProducer(cfg)
-	if err != nil {
-		t.Fatalf("NewProducer: %v", err)
-	}
-	t.Cleanup(func() { _ = producer.Close() })
+	pub := kafkatest.NewPublisher(t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
 	defer cancel()
 	// A service name of this run only: every action below is keyed by it,
@@ -207,23 +189,6 @@ func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
 	serviceName := kafkatest.Name(t, "service")
 	action := func(name string) contracts.LoggingAction {
 		return contracts.LoggingAction{ServiceName: serviceName, Action: name}
-	}
-	events := eventbus.NewPublisher(producer, "test")
-	publish := func(recs ...kafka.Record) {
-		t.Helper()
-		for _, r := range recs { // one at a time, so that they stay in order
-			if err := producer.Publish(ctx, r); err != nil {
-				t.Fatalf("publish: %v", err)
-			}
-		}
-	}
-	records := func(as ...contracts.Event) []kafka.Record {
-		t.Helper()
-		recs, err := events.Records(ctx, as...)
-		if err != nil {
-			t.Fatalf("Records: %v", err)
-		}
-		return recs
 	}
 	// counts returns the counts of this run's service.
 	counts := func() map[string]int {
@@ -240,14 +205,14 @@ func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
 	// published twice (one event id); an inventory-updated action twice; an
 	// action with no headers at all, as the tutorial's services send it,
 	// twice. Then, behind them, one more action to wait for.
-	recs := records(action(contracts.ActionNewOrder), action(contracts.ActionNewOrder), action(contracts.ActionInventoryUpdated))
+	recs := pub.Records(ctx, action(contracts.ActionNewOrder), action(contracts.ActionNewOrder), action(contracts.ActionInventoryUpdated))
 	body, err := contracts.Encode(action("from-node"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	bare := kafka.Record{Topic: contracts.TopicNewLoggingAction, Key: []byte(serviceName), Value: body}
-	publish(recs[0], recs[0], recs[1], recs[2], recs[2], bare, bare)
-	publish(records(action("first-pass-done"))...)
+	pub.PublishInOrder(ctx, recs[0], recs[0], recs[1], recs[2], recs[2], bare, bare)
+	pub.PublishInOrder(ctx, pub.Records(ctx, action("first-pass-done"))...)
 	var last map[string]int
 	kafkatest.Eventually(t, waitLong, func() bool { last = counts(); return last["first-pass-done"] == 1 },
 		"the action behind the repeats was never counted; last counts %v", &last)
@@ -273,7 +238,7 @@ func TestConsumerCountsAnActionOncePerEventID(t *testing.T) {
 	// count again.
 	stopFirst()
 	startApp(t, cfg, recorder)
-	publish(records(action("second-pass-done"))...)
+	pub.PublishInOrder(ctx, pub.Records(ctx, action("second-pass-done"))...)
 	kafkatest.Eventually(t, waitLong, func() bool { last = counts(); return last["second-pass-done"] == 1 },
 		"the action behind the redelivered ones was never counted; last counts %v", &last)
 	want["second-pass-done"] = 1

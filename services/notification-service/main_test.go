@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
-	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/pkg/service"
@@ -117,23 +116,15 @@ func TestConsumerNotifiesAndDeadLettersPoison(t *testing.T) {
 	empty := contracts.InventoryEmpty{ProductID: kafkatest.Name(t, "PRODUCT")}
 	poison := []byte("not json: " + order.OrderID)
 
-	producer, err := kafka.NewProducer(cfg)
-	if err != nil {
-		t.Fatalf("NewProducer: %v", err)
-	}
-	t.Cleanup(func() { _ = producer.Close() })
+	pub := kafkatest.NewPublisher(t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
 	defer cancel()
 	// The poison record shares the order's key, so it sits in the same
 	// partition just before it: the order is processed only if the poison
 	// did not block the partition.
 	poisonRecord := kafka.Record{Topic: contracts.TopicNewOrder, Key: []byte(order.OrderID), Value: poison}
-	if err := producer.Publish(ctx, poisonRecord); err != nil {
-		t.Fatalf("publish poison: %v", err)
-	}
-	if err := eventbus.NewPublisher(producer, "test").Publish(ctx, order, empty); err != nil {
-		t.Fatalf("publish events: %v", err)
-	}
+	pub.PublishInOrder(ctx, poisonRecord)
+	pub.PublishInOrder(ctx, pub.Records(ctx, order, empty)...)
 
 	want := []string{
 		"Congrats CUSTOMER-7, your order " + order.OrderID + " has been approved!",
@@ -184,30 +175,9 @@ func TestConsumerNotifiesOncePerOrderAndRefillEvent(t *testing.T) {
 	svc := notify.NewService(notifier, defaults.DedupeBounds(), zap.New(core))
 	cfg, _, _, stopFirst := startApp(t, kafka.Config{}, svc)
 
-	producer, err := kafka.NewProducer(cfg)
-	if err != nil {
-		t.Fatalf("NewProducer: %v", err)
-	}
-	t.Cleanup(func() { _ = producer.Close() })
+	pub := kafkatest.NewPublisher(t, cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
 	defer cancel()
-	events := eventbus.NewPublisher(producer, "test")
-	publish := func(recs ...kafka.Record) {
-		t.Helper()
-		for _, r := range recs { // one at a time, so that they stay in order
-			if err := producer.Publish(ctx, r); err != nil {
-				t.Fatalf("publish: %v", err)
-			}
-		}
-	}
-	records := func(es ...contracts.Event) []kafka.Record {
-		t.Helper()
-		recs, err := events.Records(ctx, es...)
-		if err != nil {
-			t.Fatalf("Records: %v", err)
-		}
-		return recs
-	}
 	order := contracts.SampleOrder()
 	order.OrderID = kafkatest.Name(t, "ORDER")
 	order.CustomerID = "CUSTOMER-7"
@@ -221,7 +191,7 @@ func TestConsumerNotifiesOncePerOrderAndRefillEvent(t *testing.T) {
 	next := func(suffix string) (contracts.Order, kafka.Record) {
 		o := order
 		o.OrderID += suffix
-		r := records(o)[0]
+		r := pub.Records(ctx, o)[0]
 		r.Key = []byte(order.OrderID)
 		return o, r
 	}
@@ -230,10 +200,10 @@ func TestConsumerNotifiesOncePerOrderAndRefillEvent(t *testing.T) {
 	// id), the order placed again by a client retrying (another event id);
 	// an inventory-empty event twice. Then, behind them in their
 	// partitions, another order and the product running low again.
-	recs := records(order, order, empty)
+	recs := pub.Records(ctx, order, order, empty)
 	after, afterRec := next("-after")
-	publish(recs[0], recs[0], recs[1], recs[2], recs[2], afterRec)
-	publish(records(empty)...)
+	pub.PublishInOrder(ctx, recs[0], recs[0], recs[1], recs[2], recs[2], afterRec)
+	pub.PublishInOrder(ctx, pub.Records(ctx, empty)...)
 	kafkatest.Eventually(t, waitLong, func() bool {
 		return notifier.count(congrats(after)) == 1 && notifier.count(refill) >= 2
 	}, "the order and inventory-empty events behind the repeats were not notified")
@@ -250,8 +220,8 @@ func TestConsumerNotifiesOncePerOrderAndRefillEvent(t *testing.T) {
 	stopFirst()
 	startApp(t, cfg, svc)
 	last, lastRec := next("-last")
-	publish(lastRec)
-	publish(records(empty)...)
+	pub.PublishInOrder(ctx, lastRec)
+	pub.PublishInOrder(ctx, pub.Records(ctx, empty)...)
 	kafkatest.Eventually(t, waitLong, func() bool {
 		return notifier.count(congrats(last)) == 1 && notifier.count(refill) >= 3
 	}, "the order and inventory-empty events behind the redelivered ones were not notified")
