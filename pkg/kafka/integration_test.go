@@ -112,6 +112,15 @@ func runConsumer(t *testing.T, c *kafka.Consumer) func() error {
 	return stop
 }
 
+// waitForAPartitionEach waits until group members a and b own one partition
+// of topic each.
+func waitForAPartitionEach(t *testing.T, topic string, a, b *kafka.Consumer) {
+	t.Helper()
+	kafkatest.Eventually(t, waitLong, func() bool {
+		return len(a.Assignment()[topic]) == 1 && len(b.Assignment()[topic]) == 1
+	}, "the two members did not get a partition each")
+}
+
 // TestOnPartitionOverridesTheKey publishes keyed records to an explicit
 // partition, and keyed ones without: the first land where they were sent,
 // the others where murmur2 puts them, and a partition the topic lacks is

@@ -53,9 +53,7 @@ func TestStopThatTimesOutLeavesTheGroup(t *testing.T) {
 		gotB[m.Partition] = append(gotB[m.Partition], string(m.Value))
 		return nil
 	})
-	kafkatest.Eventually(t, waitLong, func() bool {
-		return len(a.Assignment()[topic]) == 1 && len(b.Assignment()[topic]) == 1
-	}, "the two members did not get a partition each")
+	waitForAPartitionEach(t, topic, a, b)
 	partA := a.Assignment()[topic][0]
 
 	p := newProducer(t, cfg)

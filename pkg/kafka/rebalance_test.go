@@ -55,9 +55,7 @@ func TestFailingHandlerDoesNotRebalanceTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	runConsumer(t, b)
-	kafkatest.Eventually(t, waitLong, func() bool {
-		return len(a.Assignment()[topic]) == 1 && len(b.Assignment()[topic]) == 1
-	}, "the two members did not get a partition each")
+	waitForAPartitionEach(t, topic, a, b)
 	generationsBefore := logsB.FilterMessage("partitions assigned").Len()
 
 	rec := kafka.Record{Topic: topic, Value: []byte("fails")}.OnPartition(a.Assignment()[topic][0])
