@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -64,7 +65,14 @@ var seq atomic.Int64
 // Name returns a name unique to this test run, for a topic or a group.
 func Name(tb testing.TB, prefix string) string {
 	tb.Helper()
-	test := strings.NewReplacer("/", "-", " ", "-", "#", "-").Replace(tb.Name())
+	// A topic name may hold only ASCII letters, digits, '.', '_' and '-'
+	// (Apache Kafka refuses the rest; the embedded broker does not check).
+	test := strings.Map(func(r rune) rune {
+		if r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '_' || r == '-') {
+			return r
+		}
+		return '-'
+	}, tb.Name())
 	if len(test) > 60 {
 		test = test[:60]
 	}
