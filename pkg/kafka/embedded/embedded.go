@@ -96,3 +96,12 @@ func (b *Broker) Down() { b.port.down() }
 
 // Up serves again on the same address after Down.
 func (b *Broker) Up() error { return b.port.up() }
+
+// Freeze makes the broker stop answering, as a broker stopped with
+// SIGSTOP does: its port still takes connections and every connection stays
+// open, but no request is read and no answer written until Thaw. Clients
+// wait for their request timeouts.
+func (b *Broker) Freeze() { b.port.freeze() }
+
+// Thaw lets the broker answer again after Freeze.
+func (b *Broker) Thaw() { b.port.thaw() }

@@ -85,3 +85,46 @@ func TestDownAndUpKeepTheData(t *testing.T) {
 		t.Fatalf("read %q, want [before after]", got)
 	}
 }
+
+// TestFreezeHoldsRequestsUntilThaw: a frozen broker takes connections and
+// answers nothing; after the thaw it answers what it held.
+func TestFreezeHoldsRequestsUntilThaw(t *testing.T) {
+	b, err := embedded.Start(embedded.Options{Topics: []string{"t"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sc := sarama.NewConfig()
+	sc.Producer.Return.Successes = true
+	producer, err := sarama.NewSyncProducer([]string{b.Addr()}, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+
+	b.Freeze()
+	c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
+	if err != nil {
+		t.Fatalf("a frozen broker's port refused a connection: %v", err)
+	}
+	c.Close()
+	sent := make(chan error, 1)
+	go func() {
+		_, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "t", Value: sarama.StringEncoder("held")})
+		sent <- err
+	}()
+	select {
+	case err := <-sent:
+		t.Fatalf("a send completed while the broker was frozen: %v", err)
+	case <-time.After(2 * time.Second):
+	}
+	b.Thaw()
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("send after the thaw: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the send held while frozen did not complete after the thaw")
+	}
+}

@@ -9,6 +9,8 @@ import (
 // gate is a listener that can be closed and opened again on the same
 // address without its user noticing: while it is down, Accept waits, the
 // address refuses connections, and the connections it accepted are closed.
+// It can also be frozen: connections stay open and are accepted, and no
+// byte goes through them until it thaws.
 type gate struct {
 	network, addr string
 
@@ -17,6 +19,9 @@ type gate struct {
 	opened chan struct{}
 	conns  map[net.Conn]struct{}
 	closed bool
+	// thawed is closed when the gate is not frozen; while it is frozen,
+	// what the connections read and write waits for it.
+	thawed chan struct{}
 }
 
 var errGateClosed = errors.New("embedded broker: listener closed")
@@ -26,7 +31,10 @@ func listenGate(network, addr string) (*gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gate{network: network, addr: ln.Addr().String(), ln: ln, opened: make(chan struct{}), conns: map[net.Conn]struct{}{}}, nil
+	thawed := make(chan struct{})
+	close(thawed)
+	return &gate{network: network, addr: ln.Addr().String(), ln: ln, opened: make(chan struct{}),
+		conns: map[net.Conn]struct{}{}, thawed: thawed}, nil
 }
 
 // Accept returns the next connection, waiting through a time down.
@@ -58,7 +66,7 @@ func (g *gate) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		tc := &trackedConn{Conn: c, g: g}
+		tc := &trackedConn{Conn: c, g: g, closed: make(chan struct{})}
 		g.conns[tc] = struct{}{}
 		g.mu.Unlock()
 		return tc, nil
@@ -75,7 +83,9 @@ func (g *gate) down() {
 	g.ln.Close()
 	g.ln = nil
 	for c := range g.conns {
-		c.(*trackedConn).Conn.Close()
+		tc := c.(*trackedConn)
+		tc.closeOnce.Do(func() { close(tc.closed) })
+		tc.Conn.Close()
 	}
 	clear(g.conns)
 }
@@ -95,6 +105,41 @@ func (g *gate) up() error {
 	close(g.opened)
 	g.opened = make(chan struct{})
 	return nil
+}
+
+// freeze holds every byte read or written on the gate's connections, old
+// and new, until thaw: the broker answers nothing, as a stopped process
+// does, while its port still takes connections.
+func (g *gate) freeze() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.thawed:
+		g.thawed = make(chan struct{})
+	default: // frozen already
+	}
+}
+
+// thaw lets what freeze held through.
+func (g *gate) thaw() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.thawed:
+	default:
+		close(g.thawed)
+	}
+}
+
+// wait returns once the gate is not frozen, or c is closed.
+func (g *gate) wait(c *trackedConn) {
+	g.mu.Lock()
+	thawed := g.thawed
+	g.mu.Unlock()
+	select {
+	case <-thawed:
+	case <-c.closed:
+	}
 }
 
 // Close ends Accept for good.
@@ -121,15 +166,33 @@ type gateAddr struct{ network, addr string }
 func (a gateAddr) Network() string { return a.network }
 func (a gateAddr) String() string  { return a.addr }
 
-// trackedConn forgets itself in its gate when closed.
+// trackedConn forgets itself in its gate when closed, and holds its bytes
+// while the gate is frozen.
 type trackedConn struct {
 	net.Conn
-	g *gate
+	g         *gate
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// Read returns what the client sent once the gate is not frozen: a request
+// that arrives while it is frozen is not seen before the thaw.
+func (c *trackedConn) Read(b []byte) (int, error) {
+	c.g.wait(c)
+	n, err := c.Conn.Read(b)
+	c.g.wait(c)
+	return n, err
+}
+
+func (c *trackedConn) Write(b []byte) (int, error) {
+	c.g.wait(c)
+	return c.Conn.Write(b)
 }
 
 func (c *trackedConn) Close() error {
 	c.g.mu.Lock()
 	delete(c.g.conns, c)
 	c.g.mu.Unlock()
+	c.closeOnce.Do(func() { close(c.closed) })
 	return c.Conn.Close()
 }
