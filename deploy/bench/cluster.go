@@ -162,19 +162,43 @@ func (c *cluster) startGroupsAt(groups []string, at offsets) error {
 		return nil
 	}
 	for _, g := range groups {
-		resp, err := c.admin.AlterConsumerGroupOffsets(g, commit, nil)
-		if err != nil {
-			return fmt.Errorf("commit start offsets of group %s: %w", g, err)
+		// A coordinator that has just been created loads its offsets for a
+		// while, and says so per partition, where sarama does not retry.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := c.commitGroup(g, commit)
+			if err == nil {
+				break
+			}
+			if !coordinatorLoading(err) || time.Now().After(deadline) {
+				return err
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
-		for t, parts := range resp.Errors {
-			for p, kerr := range parts {
-				if failed(kerr) {
-					return fmt.Errorf("commit start offset of group %s on %s/%d: %w", g, t, p, kerr)
-				}
+	}
+	return nil
+}
+
+func (c *cluster) commitGroup(g string, commit map[string]map[int32]sarama.OffsetAndMetadata) error {
+	resp, err := c.admin.AlterConsumerGroupOffsets(g, commit, nil)
+	if err != nil {
+		return fmt.Errorf("commit start offsets of group %s: %w", g, err)
+	}
+	for t, parts := range resp.Errors {
+		for p, kerr := range parts {
+			if failed(kerr) {
+				return fmt.Errorf("commit start offset of group %s on %s/%d: %w", g, t, p, kerr)
 			}
 		}
 	}
 	return nil
+}
+
+// coordinatorLoading reports the errors of a group coordinator that is not
+// ready yet.
+func coordinatorLoading(err error) bool {
+	return errors.Is(err, sarama.ErrOffsetsLoadInProgress) || errors.Is(err, sarama.ErrNotCoordinatorForConsumer) ||
+		errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable)
 }
 
 // groupProgress is how far the consumer groups of one service have come.
