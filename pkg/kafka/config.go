@@ -8,6 +8,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/rcrowley/go-metrics"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultVersion is the Kafka protocol version spoken unless configured
@@ -32,6 +33,10 @@ type Config struct {
 	DialTimeout time.Duration
 	// RequestTimeout bounds one request/response round trip (read and write).
 	RequestTimeout time.Duration
+	// TracerProvider, if set, traces the records the producers made with
+	// this Config send and the batches its consumers process, carrying the
+	// W3C trace context in record headers; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns a Config for brokers with sensible timeouts.

@@ -270,7 +270,7 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 		client: client,
 		group:  group,
 		cfg:    gc,
-		open:   open,
+		open:   tracedOpen(tracerOf(cfg.TracerProvider), gc.Group, open),
 		log:    log.With(zap.String("group", gc.Group)),
 	}, nil
 }

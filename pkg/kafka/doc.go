@@ -17,6 +17,9 @@
 //     partition, while a transient failure is retried instead of skipped;
 //   - DeadLetters, the dead-letter record of a message, for batch handlers
 //     that publish it with the rest of their output;
+//   - traces, with a Config's TracerProvider: a span per record sent and
+//     per batch handled, the W3C trace context carried from one to the next
+//     in record headers (TraceHeaders, StartProcess);
 //   - a Reader that reads a partition to its end (to restore state from a
 //     changelog) or follows a topic (a read model), outside any group;
 //   - EnsureTopics, an idempotent topic creator;

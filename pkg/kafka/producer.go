@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // maxRecordBytes is the largest record a Producer sends: sarama's default,
@@ -28,7 +29,8 @@ var ErrProducerClosed = errors.New("kafka: producer closed")
 // and partitions keyed records with murmur2 exactly as the Java client and
 // kafkajs do, so the Go and Node.js services agree on where a key lives.
 type Producer struct {
-	sp sarama.SyncProducer
+	sp     sarama.SyncProducer
+	tracer trace.Tracer // nil: nothing traced
 
 	mu       sync.Mutex // guards closed and adding to inFlight
 	closed   bool
@@ -58,7 +60,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new producer: %w", err)
 	}
-	return &Producer{sp: sp}, nil
+	return &Producer{sp: sp, tracer: tracerOf(cfg.TracerProvider)}, nil
 }
 
 // Publish sends records and waits for all of them to be acknowledged. Records
@@ -92,6 +94,10 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 	}
 	p.inFlight.Add(1)
 	p.mu.Unlock()
+	var spans sends
+	if p.tracer != nil {
+		spans = startSends(ctx, p.tracer, records, msgs)
+	}
 	done := make(chan error, 1)
 	// sarama's send cannot be called off: when ctx ends first, this
 	// goroutine waits on for sarama's answer, which its retries and request
@@ -99,7 +105,9 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 	// a Close that waits never holds up another Publish.
 	go func() {
 		defer p.inFlight.Done()
-		done <- sendAll(p.sp, msgs)
+		err := sendAll(p.sp, msgs)
+		spans.end(msgs, err)
+		done <- err
 	}()
 
 	select {
