@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
@@ -81,12 +82,15 @@ func (p *Publisher) Publish(ctx context.Context, events ...contracts.Event) erro
 }
 
 // Records returns the records Publish would publish for events, for a caller
-// that publishes them together with records of its own.
+// that publishes them together with records of its own. They carry the
+// trace context of ctx (kafka.TraceHeaders), so that they are sent as part
+// of its trace, whichever context they are published with.
 func (p *Publisher) Records(ctx context.Context, events ...contracts.Event) ([]kafka.Record, error) {
 	corr := correlation.ID(ctx)
 	if corr == "" {
 		corr = NewID()
 	}
+	trace := kafka.TraceHeaders(ctx)
 	at := p.now().UTC().Format(time.RFC3339Nano)
 	recs := make([]kafka.Record, len(events))
 	for i, e := range events {
@@ -107,6 +111,7 @@ func (p *Publisher) Records(ctx context.Context, events ...contracts.Event) ([]k
 				contracts.HeaderSourceService: p.source,
 			},
 		}
+		maps.Copy(recs[i].Headers, trace)
 	}
 	return recs, nil
 }

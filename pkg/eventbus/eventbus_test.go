@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/eventbus"
@@ -222,5 +224,30 @@ func TestRoute(t *testing.T) {
 	}
 	if err := h(context.Background(), &kafka.Message{Topic: "c"}); !kafka.IsPermanent(err) {
 		t.Errorf("unknown topic: err = %v, want a permanent error", err)
+	}
+}
+
+// TestRecordsCarryTheTraceOfTheirContext: records made in a traced context
+// carry its W3C trace context, so that they are sent as part of its trace
+// even in a batch published with another context; others carry none.
+func TestRecordsCarryTheTraceOfTheirContext(t *testing.T) {
+	t.Parallel()
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	})
+	pub := eventbus.NewPublisher(&recordingPublisher{}, "s")
+	for ctx, want := range map[context.Context]string{
+		trace.ContextWithSpanContext(context.Background(), sc): "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		context.Background(): "",
+	} {
+		recs, err := pub.Records(ctx, contracts.InventoryEmpty{ProductID: "P"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := recs[0].Headers["traceparent"]; got != want {
+			t.Errorf("traceparent %q, want %q", got, want)
+		}
 	}
 }
