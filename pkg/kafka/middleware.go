@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/eventshop/eventshop/pkg/logging"
 )
 
 // Recover turns a panic in the handler into a permanent error, so one bad
@@ -23,7 +25,7 @@ func Recover(log *zap.Logger) Middleware {
 					log.Error("handler panicked",
 						zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
 						zap.Int64("offset", msg.Offset), zap.Any("panic", r),
-						zap.ByteString("stack", debug.Stack()))
+						zap.ByteString("stack", debug.Stack()), logging.Trace(ctx))
 					err = Permanent(fmt.Errorf("panic: %v", r))
 				}
 			}()
@@ -110,7 +112,7 @@ func Retry(p RetryPolicy, log *zap.Logger) Middleware {
 				log.Warn("handler failed, will retry",
 					zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
 					zap.Int64("offset", msg.Offset), zap.Int("attempt", attempt),
-					zap.Duration("backoff", wait), zap.Error(err))
+					zap.Duration("backoff", wait), zap.Error(err), logging.Trace(ctx))
 			})
 		}
 	}
@@ -191,7 +193,7 @@ func DeadLetter(pub Publisher, topic, group string, log *zap.Logger) Middleware 
 			log.Warn("message dead-lettered",
 				zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
 				zap.Int64("offset", msg.Offset), zap.String("dead_letter_topic", topic),
-				zap.Error(err))
+				zap.Error(err), logging.Trace(ctx))
 			return nil
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
@@ -186,4 +189,31 @@ func TestBatchSpanLinksEachRecord(t *testing.T) {
 // recordContext is the span context in m's headers, as a consumer reads it.
 func recordContext(m *kafka.Message) trace.SpanContext {
 	return trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier(m.Headers)))
+}
+
+// TestMiddlewareLogsTheTrace: the lines Retry and DeadLetter log while a
+// traced record is handled name the trace and the span it is handled in.
+func TestMiddlewareLogsTheTrace(t *testing.T) {
+	t.Parallel()
+	_, _, tracer := tracedConfig(t)
+	ctx, span := tracer.Start(context.Background(), "process")
+	defer span.End()
+	core, logs := observer.New(zapcore.InfoLevel)
+	calls := 0
+	h := kafka.Chain(failing(2, errTransient, &calls),
+		kafka.DeadLetter(&recordingPublisher{}, "dlt", "group", zap.New(core)),
+		kafka.Retry(fastRetry(2), zap.New(core)))
+	if err := h(ctx, &kafka.Message{Topic: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	traceID, spanID := span.SpanContext().TraceID().String(), span.SpanContext().SpanID().String()
+	for _, msg := range []string{"handler failed, will retry", "message dead-lettered"} {
+		entries := logs.FilterMessage(msg).All()
+		if len(entries) != 1 {
+			t.Fatalf("%d lines %q, want 1", len(entries), msg)
+		}
+		if got := entries[0].ContextMap(); got["trace_id"] != traceID || got["span_id"] != spanID {
+			t.Errorf("%q logged %v, want trace_id %s and span_id %s", msg, got, traceID, spanID)
+		}
+	}
 }
