@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -146,6 +147,7 @@ type App struct {
 	health   *health.Health
 	listener net.Listener
 	tasks    []func(context.Context) error
+	tracer   *sdktrace.TracerProvider // nil when tracing is off
 }
 
 // New binds the HTTP address, connects the service called name to Kafka,
@@ -161,8 +163,12 @@ func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, er
 	}
 	fail := func(err error) (*App, error) {
 		a.close()
+		a.stopTracing(time.Now().Add(time.Second))
 		_ = log.Sync()
 		return nil, err
+	}
+	if err := a.startTracing(ctx, os.Getenv); err != nil {
+		return fail(err)
 	}
 	if err := a.waitForKafka(ctx); err != nil {
 		return fail(err)
@@ -222,8 +228,9 @@ func (a *App) waitForKafka(parent context.Context) error {
 func (a *App) HTTPAddr() string { return a.listener.Addr().String() }
 
 // Handle registers an HTTP handler on the service's mux, beside /healthz
-// and /readyz.
-func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, h) }
+// and /readyz. When the service traces, each request is served in a span
+// named after its route, such as "POST /orders".
+func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, a.traced(h)) }
 
 // Consume runs h for every message of topics in consumer group group, with
 // the standard middleware: correlation ids, dead-lettering of permanent
@@ -369,6 +376,7 @@ func (a *App) Run(ctx context.Context) error {
 	if at := stopAsked.Load(); at != 0 {
 		left = max(left, a.base.ShutdownTimeout-time.Since(time.Unix(0, at)))
 	}
+	closeBy := time.Now().Add(left)
 	closed := make(chan struct{})
 	go func() { a.close(); close(closed) }()
 	select {
@@ -376,6 +384,8 @@ func (a *App) Run(ctx context.Context) error {
 	case <-time.After(left):
 		err = errors.Join(err, fmt.Errorf("closing the Kafka clients outlasted the %s shutdown timeout; leaving without them", a.base.ShutdownTimeout))
 	}
+	// The spans of the last records sent are ended now.
+	a.stopTracing(closeBy)
 	if err != nil {
 		a.Log.Error("stopped with error", zap.Error(err))
 	} else {
