@@ -370,11 +370,12 @@ func (a *App) Run(ctx context.Context) error {
 	context.AfterFunc(ctx, func() { stopAsked.Store(time.Now().UnixNano()) })
 	err := g.Wait()
 	// The producer is closed last, since consumers publish while they
-	// finish, and within what is left of the shutdown budget (a second at
-	// least): with Kafka gone, flushing would wait as long as sarama retries.
-	left := time.Second
+	// finish, and within what is left of the shutdown budget: with Kafka
+	// gone, flushing would wait as long as sarama retries. A run that ended
+	// by itself, not by a stop, gives it the whole budget.
+	left := a.base.ShutdownTimeout
 	if at := stopAsked.Load(); at != 0 {
-		left = max(left, a.base.ShutdownTimeout-time.Since(time.Unix(0, at)))
+		left = max(0, left-time.Since(time.Unix(0, at)))
 	}
 	closeBy := time.Now().Add(left)
 	closed := make(chan struct{})
