@@ -184,7 +184,7 @@ func TestDeadLettersInABatchDoNotHoldBackTheirNeighbours(t *testing.T) {
 			for _, m := range msgs {
 				v, _ := strconv.Atoi(string(m.Value))
 				if v%50 == 7 {
-					recs = append(recs, dead.Record(m, kafka.Permanent(fmt.Errorf("poison %d", v))))
+					recs = append(recs, dead.Record(ctx, m, kafka.Permanent(fmt.Errorf("poison %d", v))))
 					continue
 				}
 				recs = append(recs, kafka.Record{Topic: out, Value: m.Value})

@@ -33,6 +33,9 @@ type Config struct {
 	DialTimeout time.Duration
 	// RequestTimeout bounds one request/response round trip (read and write).
 	RequestTimeout time.Duration
+	// Metrics, if set, counts what the producers and consumers made with
+	// this Config do (see NewMetrics).
+	Metrics *Metrics
 	// TracerProvider, if set, traces the records the producers made with
 	// this Config send and the batches its consumers process, carrying the
 	// W3C trace context in record headers; nil traces nothing.

@@ -139,12 +139,13 @@ func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
 // holds up only itself. Wrap handlers in Retry and DeadLetter so that only a
 // stop or a failed dead-letter publish ever gets that far.
 type Consumer struct {
-	client sarama.Client // the group's own, so a stuck stop can close it
-	group  sarama.ConsumerGroup
-	cfg    GroupConfig
-	open   OpenFunc
-	log    *zap.Logger
-	claims atomic.Pointer[map[string][]int32]
+	client  sarama.Client // the group's own, so a stuck stop can close it
+	group   sarama.ConsumerGroup
+	cfg     GroupConfig
+	open    OpenFunc
+	log     *zap.Logger
+	metrics *Metrics
+	claims  atomic.Pointer[map[string][]int32]
 
 	// Failures in a row, for Healthy: sessions that could not start (reset
 	// when one starts), handler errors (reset when a batch is handled) and
@@ -266,12 +267,14 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 		_ = client.Close()
 		return nil, fmt.Errorf("kafka: new consumer group %s: %w", gc.Group, err)
 	}
+	cfg.Metrics.joining(gc.Group)
 	return &Consumer{
-		client: client,
-		group:  group,
-		cfg:    gc,
-		open:   tracedOpen(tracerOf(cfg.TracerProvider), gc.Group, open),
-		log:    log.With(zap.String("group", gc.Group)),
+		client:  client,
+		group:   group,
+		cfg:     gc,
+		open:    tracedOpen(tracerOf(cfg.TracerProvider), gc.Group, open),
+		log:     log.With(zap.String("group", gc.Group)),
+		metrics: cfg.Metrics,
 	}, nil
 }
 
@@ -465,6 +468,7 @@ type groupHandler struct {
 func (h *groupHandler) Setup(sess sarama.ConsumerGroupSession) error {
 	claims := sess.Claims()
 	h.owner.claims.Store(&claims)
+	h.owner.metrics.sessionStarted(h.owner.cfg.Group, claims)
 	h.owner.sessionFailures.Store(0)
 	id := sess.MemberID()
 	h.owner.memberID.Store(&id)
@@ -481,13 +485,16 @@ func (h *groupHandler) Cleanup(sess sarama.ConsumerGroupSession) error {
 	// the session's generation still owns the partitions.
 	h.commits.Load().finish()
 	h.owner.claims.Store(nil)
+	h.owner.metrics.sessionEnded(h.owner.cfg.Group, sess.Claims())
 	h.log.Info("partitions released", zap.Any("claims", sess.Claims()),
 		zap.Int32("generation", sess.GenerationID()))
 	return nil
 }
 
 func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	ctx := withStopping(h.workCtx, sess.Context().Done())
+	metrics := h.owner.metricsOf(claim)
+	defer metrics.release()
+	ctx := withClaimMetrics(withStopping(h.workCtx, sess.Context().Done()), metrics)
 	key := fmt.Sprintf("%s/%d", claim.Topic(), claim.Partition())
 	busy := &inFlight{}
 	h.owner.inFlight.Store(key, busy)
@@ -519,13 +526,14 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			}
 			busy.offset.Store(batch[0].Offset)
 			busy.since.Store(time.Now().UnixNano())
+			metrics.received(batch[0].Offset)
 			ok := h.untilDone(sess, func() error {
 				if handle == nil {
 					if err := reopen(); err != nil {
 						return err
 					}
 				}
-				if err := handle(ctx, batch); err != nil {
+				if err := metrics.attempt(len(batch), func() error { return handle(ctx, batch) }); err != nil {
 					handle = nil
 					return fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err)
 				}
@@ -539,6 +547,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			}
 			// The next commit takes the whole batch.
 			handled.Store(raw[len(raw)-1].Offset + 1)
+			metrics.handled(len(batch), raw[len(raw)-1].Offset+1)
 			if h.owner.handlerFailures.Load() != 0 {
 				h.owner.handlerFailures.Store(0)
 			}

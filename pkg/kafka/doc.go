@@ -23,5 +23,8 @@
 //   - a Reader that reads a partition to its end (to restore state from a
 //     changelog) or follows a topic (a read model), outside any group;
 //   - EnsureTopics, an idempotent topic creator;
-//   - SaramaLogger, which routes sarama's own log lines to zap.
+//   - SaramaLogger, which routes sarama's own log lines to zap;
+//   - Metrics, the Prometheus metrics of every Producer and Consumer made
+//     with a Config that has them: records by outcome, handler and
+//     produce latency, lag per partition, rebalances.
 package kafka

@@ -109,6 +109,7 @@ func Retry(p RetryPolicy, log *zap.Logger) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, msg *Message) error {
 			return p.Do(ctx, func() error { return next(ctx, msg) }, func(attempt int, wait time.Duration, err error) {
+				claimMetricsOf(ctx).retry()
 				log.Warn("handler failed, will retry",
 					zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),
 					zap.Int64("offset", msg.Offset), zap.Int("attempt", attempt),
@@ -151,8 +152,11 @@ type DeadLetters struct {
 
 // Record returns the dead-letter record for msg, whose handling failed
 // permanently with err: msg's key, value and headers plus headers naming its
-// origin and the error.
-func (d DeadLetters) Record(msg *Message, err error) Record {
+// origin and the error. With the context a Consumer gave its handler, msg
+// then counts as dead-lettered rather than ok in the consumer's metrics,
+// once the handler call returns nil.
+func (d DeadLetters) Record(ctx context.Context, msg *Message, err error) Record {
+	claimMetricsOf(ctx).deadLetter()
 	headers := make(map[string]string, len(msg.Headers)+6)
 	for k, v := range msg.Headers {
 		headers[k] = v
@@ -187,7 +191,7 @@ func DeadLetter(pub Publisher, topic, group string, log *zap.Logger) Middleware 
 			if err == nil || !IsPermanent(err) {
 				return err
 			}
-			if perr := pub.Publish(ctx, dl.Record(msg, err)); perr != nil {
+			if perr := pub.Publish(ctx, dl.Record(ctx, msg, err)); perr != nil {
 				return fmt.Errorf("dead-letter to %s: %w (handler error: %v)", topic, perr, err)
 			}
 			log.Warn("message dead-lettered",

@@ -29,8 +29,9 @@ var ErrProducerClosed = errors.New("kafka: producer closed")
 // and partitions keyed records with murmur2 exactly as the Java client and
 // kafkajs do, so the Go and Node.js services agree on where a key lives.
 type Producer struct {
-	sp     sarama.SyncProducer
-	tracer trace.Tracer // nil: nothing traced
+	sp      sarama.SyncProducer
+	metrics *Metrics
+	tracer  trace.Tracer // nil: nothing traced
 
 	mu       sync.Mutex // guards closed and adding to inFlight
 	closed   bool
@@ -60,7 +61,7 @@ func NewProducer(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new producer: %w", err)
 	}
-	return &Producer{sp: sp, tracer: tracerOf(cfg.TracerProvider)}, nil
+	return &Producer{sp: sp, metrics: cfg.Metrics, tracer: tracerOf(cfg.TracerProvider)}, nil
 }
 
 // Publish sends records and waits for all of them to be acknowledged. Records
@@ -79,6 +80,7 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 	// is written: refuse the whole batch before any of it goes.
 	for _, r := range records {
 		if n := r.size(); n > maxRecordBytes {
+			p.metrics.refused(records)
 			return fmt.Errorf("%w: a record for %s takes %d bytes, at most %d fit", ErrRecordTooLarge, r.Topic, n, maxRecordBytes)
 		}
 	}
@@ -90,6 +92,7 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
+		p.metrics.refused(records)
 		return ErrProducerClosed
 	}
 	p.inFlight.Add(1)
@@ -105,7 +108,9 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 	// a Close that waits never holds up another Publish.
 	go func() {
 		defer p.inFlight.Done()
+		start := time.Now()
 		err := sendAll(p.sp, msgs)
+		p.metrics.published(msgs, err, time.Since(start))
 		spans.end(msgs, err)
 		done <- err
 	}()

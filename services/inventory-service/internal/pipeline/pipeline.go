@@ -167,7 +167,7 @@ func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*
 			err = fitsRecords(order, corr)
 		}
 		if err != nil {
-			out = append(out, p.deadLetter(m, err))
+			out = append(out, p.deadLetter(ctx, m, err))
 			continue
 		}
 		if first, repeat := orders.Check(order.OrderID, m.Offset, m.Timestamp); repeat {
@@ -242,7 +242,7 @@ func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*
 	for _, m := range msgs {
 		rs, corr, err := decodeReservations(m)
 		if err != nil {
-			out = append(out, p.deadLetter(m, err))
+			out = append(out, p.deadLetter(ctx, m, err))
 			continue
 		}
 		for i, r := range rs {
@@ -336,8 +336,8 @@ func (p *Pipeline) publish(ctx context.Context, recs []kafka.Record) error {
 		})
 }
 
-func (p *Pipeline) deadLetter(m *kafka.Message, err error) kafka.Record {
+func (p *Pipeline) deadLetter(ctx context.Context, m *kafka.Message, err error) kafka.Record {
 	p.log.Warn("message dead-lettered", zap.String("topic", m.Topic), zap.Int32("partition", m.Partition),
 		zap.Int64("offset", m.Offset), zap.String("dead_letter_topic", p.dead.Topic), zap.Error(err))
-	return p.dead.Record(m, err)
+	return p.dead.Record(ctx, m, err)
 }
