@@ -16,6 +16,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/dedupe"
+	"github.com/eventshop/eventshop/pkg/logging"
 )
 
 // Count is how many times one service reported one action.
@@ -60,7 +61,7 @@ func (r *Recorder) Record(ctx context.Context, a contracts.LoggingAction) error 
 		return err
 	}
 	eventID := correlation.EventID(ctx)
-	fields := []zap.Field{zap.String("service_name", a.ServiceName), zap.String("action", a.Action)}
+	fields := []zap.Field{zap.String("service_name", a.ServiceName), zap.String("action", a.Action), logging.Trace(ctx)}
 	if id := correlation.ID(ctx); id != "" {
 		fields = append(fields, zap.String("correlation_id", id))
 	}

@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/correlation"
+	"github.com/eventshop/eventshop/pkg/logging"
 )
 
 // LogNotifier delivers notifications by writing them to a log: the text is
@@ -33,6 +34,6 @@ func (l *LogNotifier) Notify(ctx context.Context, n Notification) error {
 			fields = append(fields, zap.String(f.key, f.value))
 		}
 	}
-	l.log.Info(n.Text, fields...)
+	l.log.Info(n.Text, append(fields, logging.Trace(ctx))...)
 	return nil
 }

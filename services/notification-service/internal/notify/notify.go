@@ -13,6 +13,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/dedupe"
+	"github.com/eventshop/eventshop/pkg/logging"
 )
 
 // Kind says what a Notification is about.
@@ -127,10 +128,11 @@ func (s *Service) RefillNeeded(ctx context.Context, e contracts.InventoryEmpty) 
 	return nil
 }
 
-// withCorrelation returns fields and, if ctx has one, the correlation id.
+// withCorrelation returns fields and, if ctx has them, the correlation id
+// and the trace.
 func withCorrelation(ctx context.Context, fields ...zap.Field) []zap.Field {
 	if id := correlation.ID(ctx); id != "" {
 		fields = append(fields, zap.String("correlation_id", id))
 	}
-	return fields
+	return append(fields, logging.Trace(ctx))
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/logging"
 	"github.com/eventshop/eventshop/services/order-service/internal/orders"
 )
 
@@ -99,7 +100,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Kafka did not acknowledge in time, which does not prove it did not
 		// take the order: say so, and give the id to retry with.
-		h.log.Error("order not acknowledged", zap.String("orderId", order.OrderID), zap.Error(err))
+		h.log.Error("order not acknowledged", zap.String("orderId", order.OrderID), zap.Error(err),
+			logging.Trace(r.Context()))
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{
 			Error:   "Kafka did not acknowledge the order; it may not have been placed: retry with the same orderId",
 			OrderID: order.OrderID,

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/logging"
 )
 
 // Publisher publishes events as one batch, returning once all of them are
@@ -76,6 +77,7 @@ func (s *Service) Place(ctx context.Context, order contracts.Order, source Sourc
 		zap.String("orderId", order.OrderID),
 		zap.String("customerId", order.CustomerID),
 		zap.Int("lines", len(order.Products)),
-		zap.String("source", string(source)))
+		zap.String("source", string(source)),
+		logging.Trace(ctx))
 	return nil
 }
