@@ -71,7 +71,7 @@ func BenchmarkApply(b *testing.B) {
 	rb := newReservationBuilder(p.set.Topics.Reservations)
 	for i := range batch {
 		rb.add(inventory.Reservation{OrderID: fmt.Sprintf("ORDER-%d", i), ProductID: "PRODUCT-123", Quantity: 3,
-			Source: inventory.Source{Offset: int64(i)}}, "corr")
+			Source: inventory.Source{Offset: int64(i)}}, origin{correlationID: "corr"})
 	}
 	rec := rb.records()[0]
 	msgs := []*kafka.Message{{Topic: rec.Topic, Value: rec.Value, Headers: rec.Headers}}

@@ -33,6 +33,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/logging"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
 
@@ -152,37 +153,56 @@ func (p *Pipeline) openSplit(ctx context.Context, partition int32) (kafka.BatchH
 // produce as its reservations: if it comes again from the same record (the
 // batch was not committed), its reservations are made again and their
 // owners skip what they applied.
+//
+// Each order is split in a span of its own that continues the order's
+// trace (kafka.StartProcess), and its reservation lines carry that span's
+// context on: one record holds the lines of many orders.
 func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*kafka.Message) error {
 	var out []kafka.Record
 	reserved := newReservationBuilder(p.set.Topics.Reservations)
 	var seen orderIDsBuilder
 	for _, m := range msgs {
-		order, err := contracts.DecodeOrder(m.Value)
-		var rs []inventory.Reservation
-		if err == nil {
-			rs, err = inventory.Split(order, inventory.Source{Partition: m.Partition, Offset: m.Offset})
-		}
-		corr := eventbus.CorrelationOf(m)
-		if err == nil {
-			err = fitsRecords(order, corr)
-		}
+		octx, end := kafka.StartProcess(ctx, m, m.Headers)
+		err := p.splitOne(octx, orders, m, reserved, &seen)
 		if err != nil {
-			out = append(out, p.deadLetter(ctx, m, err))
-			continue
+			out = append(out, p.deadLetter(octx, m, err))
 		}
-		if first, repeat := orders.Check(order.OrderID, m.Offset, m.Timestamp); repeat {
-			p.log.Info("order placed again, skipped", zap.String("order_id", order.OrderID),
-				zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Int64("first_offset", first))
-			continue
-		}
-		seen.add(order.OrderID, m.Offset, m.Timestamp)
-		for _, r := range rs {
-			reserved.add(r, corr)
-		}
+		end(err)
 	}
 	out = append(out, reserved.records()...)
 	out = append(out, seen.records(p.set.Topics.OrderIDs, msgs[0].Partition)...)
 	return p.publish(ctx, out)
+}
+
+// splitOne adds the reservations of the order in m to reserved and its id
+// to seen, unless the order was seen before. An error means the order can
+// never be split: it is to be dead-lettered.
+func (p *Pipeline) splitOne(ctx context.Context, orders *inventory.Orders, m *kafka.Message,
+	reserved *reservationBuilder, seen *orderIDsBuilder) error {
+	order, err := contracts.DecodeOrder(m.Value)
+	var rs []inventory.Reservation
+	if err == nil {
+		rs, err = inventory.Split(order, inventory.Source{Partition: m.Partition, Offset: m.Offset})
+	}
+	corr := eventbus.CorrelationOf(m)
+	if err == nil {
+		err = fitsRecords(order, corr)
+	}
+	if err != nil {
+		return err
+	}
+	if first, repeat := orders.Check(order.OrderID, m.Offset, m.Timestamp); repeat {
+		p.log.Info("order placed again, skipped", zap.String("order_id", order.OrderID),
+			zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Int64("first_offset", first),
+			logging.Trace(ctx))
+		return nil
+	}
+	seen.add(order.OrderID, m.Offset, m.Timestamp)
+	from := origin{correlationID: corr, trace: kafka.TraceHeaders(ctx)}
+	for _, r := range rs {
+		reserved.add(r, from)
+	}
+	return nil
 }
 
 // fitsRecords refuses an order whose ids are too long for the records it
@@ -240,13 +260,13 @@ func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*
 	out := make([]kafka.Record, 0, 2*len(msgs))
 	changed := make(map[string]bool)
 	for _, m := range msgs {
-		rs, corr, err := decodeReservations(m)
+		rs, from, err := decodeReservations(m)
 		if err != nil {
 			out = append(out, p.deadLetter(ctx, m, err))
 			continue
 		}
 		for i, r := range rs {
-			recs, err := p.applyOne(ctx, ledger, r, corr[i], changed)
+			recs, err := p.applyOne(ctx, ledger, m, r, from[i], changed)
 			if err != nil {
 				return err
 			}
@@ -273,32 +293,39 @@ func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*
 	return p.publish(ctx, state)
 }
 
-// applyOne applies one reservation, notes its product in changed if its
-// stock changed, and returns the records of its events.
-func (p *Pipeline) applyOne(ctx context.Context, ledger *inventory.Ledger, r inventory.Reservation, correlationID string,
-	changed map[string]bool) ([]kafka.Record, error) {
+// applyOne applies one reservation, a line of record m that came from the
+// order from, notes its product in changed if its stock changed, and
+// returns the records of its events. It does so in a span that continues
+// the order's trace, as the events do.
+func (p *Pipeline) applyOne(ctx context.Context, ledger *inventory.Ledger, m *kafka.Message, r inventory.Reservation,
+	from origin, changed map[string]bool) (_ []kafka.Record, err error) {
+	ctx, end := kafka.StartProcess(ctx, m, from.trace)
+	defer func() { end(err) }()
 	o, err := ledger.Apply(r) // decodeReservations lets no invalid quantity through
 	if err != nil {
 		return nil, err
 	}
-	order, product := zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID)
+	order, product, trace := zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID), logging.Trace(ctx)
 	switch {
 	case o.Duplicate:
 		p.log.Info("order line applied before, skipped", order, product, zap.Int("line", r.Line),
-			zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset))
+			zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset), trace)
 		return nil, nil
 	case o.Unknown:
-		p.log.Warn("unknown product, order line not applied", order, product, zap.Int("quantity", r.Quantity))
+		p.log.Warn("unknown product, order line not applied", order, product, zap.Int("quantity", r.Quantity), trace)
 	default:
 		changed[r.ProductID] = true
 		// Every line is a logging action that logging-service prints
-		// already; here it is for debugging.
-		p.log.Debug("inventory updated", order, product, zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left))
+		// already; here it is for debugging, its fields built only then.
+		if ce := p.log.Check(zap.DebugLevel, "inventory updated"); ce != nil {
+			ce.Write(order, product, zap.Int("quantity", r.Quantity), zap.Int("stock", o.Taken.Left), trace)
+		}
 		if o.Taken.Refilled {
 			p.log.Info("inventory empty, product refilled", order, product,
-				zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level))
+				zap.Int("stock_before", o.Taken.Left), zap.Int("stock", o.Taken.Level), trace)
 		}
 	}
+	correlationID := from.correlationID
 	if correlationID == "" {
 		correlationID = eventbus.NewID()
 	}
@@ -338,6 +365,6 @@ func (p *Pipeline) publish(ctx context.Context, recs []kafka.Record) error {
 
 func (p *Pipeline) deadLetter(ctx context.Context, m *kafka.Message, err error) kafka.Record {
 	p.log.Warn("message dead-lettered", zap.String("topic", m.Topic), zap.Int32("partition", m.Partition),
-		zap.Int64("offset", m.Offset), zap.String("dead_letter_topic", p.dead.Topic), zap.Error(err))
+		zap.Int64("offset", m.Offset), zap.String("dead_letter_topic", p.dead.Topic), zap.Error(err), logging.Trace(ctx))
 	return p.dead.Record(ctx, m, err)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json/jsontext"
 	jsonv2 "encoding/json/v2"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,10 +42,13 @@ func TopicsFor(group string) Topics {
 }
 
 // A reservations record carries the reservations of one product that one
-// batch of orders made, in order, each with its order's correlation id:
+// batch of orders made, in order, each with its order's correlation id and,
+// when the inventory traces, the W3C trace context of its order's split
+// (the record's own headers can name only one):
 //
 //	{"productId":"P","lines":[{"orderId":"O","line":0,"quantity":3,
-//	  "orderPartition":2,"orderOffset":41,"correlationId":"c"}, ...]}
+//	  "orderPartition":2,"orderOffset":41,"correlationId":"c",
+//	  "trace":{"traceparent":"00-..."}}, ...]}
 //
 // One record per product and batch rather than per line: the records are
 // what producer, broker and consumer each pay for.
@@ -53,12 +58,20 @@ type reservations struct {
 }
 
 type reservationLine struct {
-	OrderID        string `json:"orderId"`
-	Line           int    `json:"line"`
-	Quantity       int    `json:"quantity"`
-	OrderPartition int32  `json:"orderPartition"`
-	OrderOffset    int64  `json:"orderOffset"`
-	CorrelationID  string `json:"correlationId"`
+	OrderID        string            `json:"orderId"`
+	Line           int               `json:"line"`
+	Quantity       int               `json:"quantity"`
+	OrderPartition int32             `json:"orderPartition"`
+	OrderOffset    int64             `json:"orderOffset"`
+	CorrelationID  string            `json:"correlationId"`
+	Trace          map[string]string `json:"trace,omitempty"`
+}
+
+// origin is what a reservation line carries of the order it came from:
+// the order's correlation id and the trace context it was split in.
+type origin struct {
+	correlationID string
+	trace         map[string]string
 }
 
 // reservationBuilder gathers a batch's reservations by product, in the
@@ -78,10 +91,10 @@ func newReservationBuilder(topic string) *reservationBuilder {
 	return &reservationBuilder{topic: topic, bodies: make(map[string][]byte)}
 }
 
-// add appends r, made from an order correlated as correlationID. It writes
-// the JSON by hand: it runs for every order line, and encoding/json's
-// reflection was a quarter of the split's cost.
-func (b *reservationBuilder) add(r inventory.Reservation, correlationID string) {
+// add appends r, made from the order from. It writes the JSON by hand: it
+// runs for every order line, and encoding/json's reflection was a quarter
+// of the split's cost.
+func (b *reservationBuilder) add(r inventory.Reservation, from origin) {
 	body, ok := b.bodies[r.ProductID]
 	if ok && len(body) > maxRecordBody {
 		b.done = append(b.done, b.record(r.ProductID, body))
@@ -107,7 +120,19 @@ func (b *reservationBuilder) add(r inventory.Reservation, correlationID string) 
 	body = append(body, `,"orderOffset":`...)
 	body = strconv.AppendInt(body, r.Source.Offset, 10)
 	body = append(body, `,"correlationId":`...)
-	body = appendString(body, correlationID)
+	body = appendString(body, from.correlationID)
+	if len(from.trace) > 0 {
+		body = append(body, `,"trace":{`...)
+		for i, k := range slices.Sorted(maps.Keys(from.trace)) {
+			if i > 0 {
+				body = append(body, ',')
+			}
+			body = appendString(body, k)
+			body = append(body, ':')
+			body = appendString(body, from.trace[k])
+		}
+		body = append(body, '}')
+	}
 	b.bodies[r.ProductID] = append(body, '}')
 }
 
@@ -136,8 +161,8 @@ func appendString(b []byte, s string) []byte {
 }
 
 // decodeReservations reads a reservations record into its reservations and
-// their correlation ids; an error means it can never be applied.
-func decodeReservations(m *kafka.Message) ([]inventory.Reservation, []string, error) {
+// their origins; an error means it can never be applied.
+func decodeReservations(m *kafka.Message) ([]inventory.Reservation, []origin, error) {
 	var w reservations
 	if err := jsonv2.Unmarshal(m.Value, &w); err != nil {
 		return nil, nil, fmt.Errorf("decode reservations: %w", err)
@@ -146,7 +171,7 @@ func decodeReservations(m *kafka.Message) ([]inventory.Reservation, []string, er
 		return nil, nil, fmt.Errorf("decode reservations: no product or no lines: %.200s", m.Value)
 	}
 	rs := make([]inventory.Reservation, len(w.Lines))
-	corr := make([]string, len(w.Lines))
+	from := make([]origin, len(w.Lines))
 	for i, l := range w.Lines {
 		if l.OrderID == "" || l.Quantity < 1 || l.Line < 0 || l.OrderOffset < 0 {
 			return nil, nil, fmt.Errorf("decode reservations: line %d incomplete: %.200s", i, m.Value)
@@ -155,9 +180,9 @@ func decodeReservations(m *kafka.Message) ([]inventory.Reservation, []string, er
 			OrderID: l.OrderID, Line: l.Line, ProductID: w.ProductID, Quantity: l.Quantity,
 			Source: inventory.Source{Partition: l.OrderPartition, Offset: l.OrderOffset},
 		}
-		corr[i] = l.CorrelationID
+		from[i] = origin{correlationID: l.CorrelationID, trace: l.Trace}
 	}
-	return rs, corr, nil
+	return rs, from, nil
 }
 
 // stockRecord is a product's state as its changelog record.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +16,7 @@ import (
 
 // TestReservationsRoundTrip holds the hand-written encoding to the decoder
 // and to encoding/json, with ids that need escaping: one record per product,
-// its lines in the order they were added.
+// its lines in the order they were added, each with its order's origin.
 func TestReservationsRoundTrip(t *testing.T) {
 	t.Parallel()
 	odd := "P-\u00e9\u2028<&>\n"
@@ -24,9 +25,15 @@ func TestReservationsRoundTrip(t *testing.T) {
 		{OrderID: `O "quoted" \ back`, Line: 7, ProductID: odd, Quantity: 1 << 40, Source: inventory.Source{Partition: 5, Offset: 1 << 50}},
 		{OrderID: "ORDER-2", Line: 1, ProductID: "PRODUCT-123", Quantity: 1, Source: inventory.Source{Partition: 5, Offset: 10}},
 	}
+	from := []origin{
+		{correlationID: "corr-a"},
+		{correlationID: "corr-b", trace: map[string]string{
+			"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": `k="v"`}},
+		{correlationID: "corr-c", trace: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}},
+	}
 	b := newReservationBuilder("t")
 	for i, r := range in {
-		b.add(r, "corr-"+string(rune('a'+i)))
+		b.add(r, from[i])
 	}
 	recs := b.records()
 	want := map[string][]int{"PRODUCT-123": {0, 2}, odd: {1}}
@@ -37,18 +44,19 @@ func TestReservationsRoundTrip(t *testing.T) {
 		if !json.Valid(rec.Value) {
 			t.Fatalf("not JSON: %s", rec.Value)
 		}
-		got, corr, err := decodeReservations(&kafka.Message{Value: rec.Value})
+		got, gotFrom, err := decodeReservations(&kafka.Message{Value: rec.Value})
 		if err != nil {
 			t.Fatalf("%s: %v", rec.Value, err)
 		}
 		var wantRs []inventory.Reservation
-		var wantCorr []string
+		var wantFrom []origin
 		for _, i := range want[string(rec.Key)] {
 			wantRs = append(wantRs, in[i])
-			wantCorr = append(wantCorr, "corr-"+string(rune('a'+i)))
+			wantFrom = append(wantFrom, from[i])
 		}
-		if !slices.Equal(got, wantRs) || !slices.Equal(corr, wantCorr) {
-			t.Errorf("%s decodes to %+v %q, want %+v %q", rec.Value, got, corr, wantRs, wantCorr)
+		sameOrigin := func(a, b origin) bool { return a.correlationID == b.correlationID && maps.Equal(a.trace, b.trace) }
+		if !slices.Equal(got, wantRs) || !slices.EqualFunc(gotFrom, wantFrom, sameOrigin) {
+			t.Errorf("%s decodes to %+v %+v, want %+v %+v", rec.Value, got, gotFrom, wantRs, wantFrom)
 		}
 	}
 }
@@ -98,7 +106,7 @@ func TestLongBatchesMakeSeveralRecords(t *testing.T) {
 	var ids orderIDsBuilder
 	const n = 1000
 	for i := range n {
-		rb.add(inventory.Reservation{OrderID: id, ProductID: "P", Quantity: 1, Source: inventory.Source{Offset: int64(i)}}, "c")
+		rb.add(inventory.Reservation{OrderID: id, ProductID: "P", Quantity: 1, Source: inventory.Source{Offset: int64(i)}}, origin{correlationID: "c"})
 		ids.add(id, int64(i), time.UnixMilli(0))
 	}
 	for name, recs := range map[string][]kafka.Record{"reservations": rb.records(), "order ids": ids.records("ids", 0)} {
