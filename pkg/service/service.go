@@ -1,7 +1,8 @@
 // Package service is the skeleton every service of the shop runs on, so that
 // each main.go is only wiring: load configuration, build the logger, connect
-// to Kafka and ensure the topics, serve HTTP with /healthz and /readyz, run
-// consumers and background tasks, and stop all of it gracefully.
+// to Kafka and ensure the topics, serve HTTP with /healthz, /readyz and
+// /metrics, run consumers and background tasks, and stop all of it
+// gracefully.
 package service
 
 import (
@@ -144,6 +145,7 @@ type App struct {
 	pinger   *kafka.Pinger
 	reader   *kafka.Reader
 	mux      *http.ServeMux
+	metrics  *metrics
 	health   *health.Health
 	listener net.Listener
 	tasks    []func(context.Context) error
@@ -171,6 +173,9 @@ func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, er
 		return fail(err)
 	}
 	if err := a.waitForKafka(ctx); err != nil {
+		return fail(err)
+	}
+	if err := a.serveMetrics(); err != nil {
 		return fail(err)
 	}
 	if a.producer, err = kafka.NewProducer(a.kafka); err != nil {
@@ -357,7 +362,7 @@ func (a *App) Run(ctx context.Context) error {
 	// Slow or idle clients are cut off and connections capped, so that
 	// none can hold the service, or its stop, for long.
 	limits := httpserver.DefaultLimits()
-	srv := httpserver.New(a.mux, limits)
+	srv := httpserver.New(a.metrics.instrument(a.mux), limits)
 	g.Go(func() error {
 		a.Log.Info("http listening", zap.String("addr", a.HTTPAddr()))
 		return httpserver.ServeListener(ctx, srv, httpserver.Limit(a.listener, limits), a.base.ShutdownTimeout)
