@@ -31,6 +31,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	placer := orders.NewService(app.Events, eventbus.NewID, cfg.PublishTimeout, log)
+	if err := registerMetrics(app.Metrics(), placer); err != nil {
+		return err
+	}
 	app.Handle(httpapi.Path, httpapi.New(placer, log))
 	app.Go(orders.NewSimulator(placer, cfg.SimulatorInterval, log).Run)
 

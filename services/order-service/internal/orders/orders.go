@@ -10,6 +10,7 @@ package orders
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,7 +25,8 @@ type Publisher interface {
 	Publish(ctx context.Context, events ...contracts.Event) error
 }
 
-// Source says where an order came from, for the log.
+// Source says where an order came from, for the log and the count of
+// orders placed.
 type Source string
 
 // The sources of orders.
@@ -43,6 +45,9 @@ type Service struct {
 	newID          func() string
 	publishTimeout time.Duration
 	log            *zap.Logger
+
+	mu     sync.Mutex
+	placed map[Source]int
 }
 
 // NewService returns a Service that publishes through publisher, waiting at
@@ -50,7 +55,16 @@ type Service struct {
 // fresh unique string on every call (eventbus.NewID, a UUID, in production);
 // NewOrderID builds order ids from it.
 func NewService(publisher Publisher, newID func() string, publishTimeout time.Duration, log *zap.Logger) *Service {
-	return &Service{publisher: publisher, newID: newID, publishTimeout: publishTimeout, log: log}
+	return &Service{publisher: publisher, newID: newID, publishTimeout: publishTimeout, log: log,
+		placed: make(map[Source]int)}
+}
+
+// Placed returns how many orders from source the Service has placed since
+// it started: published and acknowledged.
+func (s *Service) Placed(source Source) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.placed[source]
 }
 
 // NewOrderID returns a fresh order id: "ORDER-" followed by a new id from the
@@ -73,6 +87,9 @@ func (s *Service) Place(ctx context.Context, order contracts.Order, source Sourc
 	if err := s.publisher.Publish(ctx, order, action); err != nil {
 		return fmt.Errorf("place order %s: %w", order.OrderID, err)
 	}
+	s.mu.Lock()
+	s.placed[source]++
+	s.mu.Unlock()
 	s.log.Info("order placed",
 		zap.String("orderId", order.OrderID),
 		zap.String("customerId", order.CustomerID),

@@ -115,3 +115,37 @@ func TestNewOrderIDPrefixesAFreshID(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacedCountsAcknowledgedOrdersBySource places orders from both
+// sources, one refused as invalid and one whose publish fails: only those
+// published count, each under its source.
+func TestPlacedCountsAcknowledgedOrdersBySource(t *testing.T) {
+	t.Parallel()
+	pub := &recordingPublisher{fail: func(call int) error {
+		if call == 3 {
+			return errors.New("broker down")
+		}
+		return nil
+	}}
+	svc := orders.NewService(pub, sequentialIDs(), testTimeout, zap.NewNop())
+	invalid := sampleOrder("ORDER-BAD")
+	invalid.Products = nil
+	for _, place := range []struct {
+		order  contracts.Order
+		source orders.Source
+	}{
+		{sampleOrder("ORDER-1"), orders.SourceHTTP},
+		{sampleOrder("ORDER-2"), orders.SourceSimulator},
+		{sampleOrder("ORDER-3"), orders.SourceHTTP}, // the third publish fails
+		{invalid, orders.SourceHTTP},
+		{sampleOrder("ORDER-4"), orders.SourceHTTP},
+	} {
+		_ = svc.Place(context.Background(), place.order, place.source)
+	}
+	if got := svc.Placed(orders.SourceHTTP); got != 2 {
+		t.Errorf("Placed(http) = %d, want 2", got)
+	}
+	if got := svc.Placed(orders.SourceSimulator); got != 1 {
+		t.Errorf("Placed(simulator) = %d, want 1", got)
+	}
+}
