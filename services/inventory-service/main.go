@@ -56,6 +56,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	view := pipeline.NewView(levels)
+	if err := app.Metrics().Register(newStockCollector(view)); err != nil {
+		return err
+	}
 	app.Go(func(ctx context.Context) error { return view.Follow(ctx, reader, set.Topics.Stock, app.Log) })
 	httpapi.Register(app, view)
 

@@ -20,6 +20,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+	"github.com/eventshop/eventshop/pkg/metricstest"
 	"github.com/eventshop/eventshop/pkg/service/servicetest"
 )
 
@@ -69,6 +70,19 @@ func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 	// After order 3: p1 109 -> 106 -> 103 -> 100, refilled to 109;
 	// p2 109 -> 108 -> 107 -> 106.
 	waitForStock(t, svc, stockURL, stock(109, 106))
+	// The metrics come from the same view as GET /stock.
+	metrics := metricstest.Scrape(t, "http://"+httpAddr+"/metrics")
+	for _, want := range []struct {
+		name, product string
+		value         float64
+	}{
+		{"eventshop_stock_items", p1, 109}, {"eventshop_stock_items", p2, 106},
+		{"eventshop_inventory_empty_total", p1, 1}, {"eventshop_inventory_empty_total", p2, 0},
+	} {
+		if got := metrics.Series(want.name, "product", want.product); len(got) != 1 || got[0].Value != want.value {
+			t.Errorf("%s{product=%q} = %v, want %g", want.name, want.product, got, want.value)
+		}
+	}
 
 	ours := func(m *kafka.Message) bool {
 		return strings.HasPrefix(m.Header(contracts.HeaderCorrelationID), run+"-")
