@@ -32,7 +32,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := consume(app, cfg.ConsumerGroup, notify.NewService(notifier, cfg.DedupeBounds(), log)); err != nil {
+	notifications := notify.NewService(notifier, cfg.DedupeBounds(), log)
+	if err := registerMetrics(app.Metrics(), notifications); err != nil {
+		return err
+	}
+	if err := consume(app, cfg.ConsumerGroup, notifications); err != nil {
 		return err
 	}
 	return app.Run(ctx)

@@ -7,6 +7,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -65,12 +66,35 @@ type Service struct {
 	log      *zap.Logger
 	orders   *dedupe.Set // ids of the orders congratulated
 	refills  *dedupe.Set // event ids of the refill notices sent
+
+	mu   sync.Mutex
+	sent map[Kind]int
 }
 
 // NewService returns a Service that sends through n, remembers the ids of
 // each kind within b, and logs the repeats it drops to log at debug level.
 func NewService(n Notifier, b dedupe.Bounds, log *zap.Logger) *Service {
-	return &Service{notifier: n, log: log, orders: dedupe.NewSet(b), refills: dedupe.NewSet(b)}
+	return &Service{notifier: n, log: log, orders: dedupe.NewSet(b), refills: dedupe.NewSet(b),
+		sent: make(map[Kind]int)}
+}
+
+// Sent returns how many notifications of kind the Service has delivered
+// since it started.
+func (s *Service) Sent(kind Kind) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent[kind]
+}
+
+// send delivers n and counts it.
+func (s *Service) send(ctx context.Context, n Notification) error {
+	if err := s.notifier.Notify(ctx, n); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.sent[n.Kind]++
+	s.mu.Unlock()
+	return nil
 }
 
 // OrderApproved congratulates the customer who placed o, unless o's order id
@@ -91,7 +115,7 @@ func (s *Service) OrderApproved(ctx context.Context, o contracts.Order) error {
 		OrderID:    o.OrderID,
 		CustomerID: o.CustomerID,
 	}
-	if err := s.notifier.Notify(ctx, n); err != nil {
+	if err := s.send(ctx, n); err != nil {
 		s.orders.Remove(o.OrderID) // the retry is not a repeat
 		return fmt.Errorf("notify %s of order %s: %w", o.CustomerID, o.OrderID, err)
 	}
@@ -119,7 +143,7 @@ func (s *Service) RefillNeeded(ctx context.Context, e contracts.InventoryEmpty) 
 		Text:      fmt.Sprintf("Product %s has to be REFILLED!", e.ProductID),
 		ProductID: e.ProductID,
 	}
-	if err := s.notifier.Notify(ctx, n); err != nil {
+	if err := s.send(ctx, n); err != nil {
 		if eventID != "" {
 			s.refills.Remove(eventID)
 		}

@@ -300,6 +300,15 @@ func TestServiceNotifiesOncePerOrderAndRefillEvent(t *testing.T) {
 				if !reflect.DeepEqual(texts, tt.wantTexts) {
 					t.Errorf("sent %q\nwant %q", texts, tt.wantTexts)
 				}
+				wantSent := map[notify.Kind]int{}
+				for _, n := range n.notifications() {
+					wantSent[n.Kind]++
+				}
+				for _, kind := range []notify.Kind{notify.KindOrderApproved, notify.KindRefillNeeded} {
+					if got := s.Sent(kind); got != wantSent[kind] {
+						t.Errorf("Sent(%s) = %d, want the %d sent", kind, got, wantSent[kind])
+					}
+				}
 				var dropped []logLine
 				for _, e := range logs.AllUntimed() {
 					if e.Level != zapcore.DebugLevel {
@@ -320,9 +329,10 @@ func TestServiceNotifiesAgainWhatItFailedToDeliver(t *testing.T) {
 	tests := []struct {
 		name  string
 		event event
+		kind  notify.Kind
 	}{
-		{"approved order", event{order: "ORDER-1", eventID: "e1"}},
-		{"empty inventory", event{refill: "PRODUCT-1", eventID: "e1"}},
+		{"approved order", event{order: "ORDER-1", eventID: "e1"}, notify.KindOrderApproved},
+		{"empty inventory", event{refill: "PRODUCT-1", eventID: "e1"}, notify.KindRefillNeeded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,6 +351,9 @@ func TestServiceNotifiesAgainWhatItFailedToDeliver(t *testing.T) {
 			}
 			if got := len(n.notifications()); got != 2 {
 				t.Errorf("tried %d notifications, want 2: the failed one and its retry", got)
+			}
+			if got := s.Sent(tt.kind); got != 1 {
+				t.Errorf("Sent(%s) = %d, want 1: the failed delivery is not counted", tt.kind, got)
 			}
 		})
 	}
