@@ -36,9 +36,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // record has r record the actions of new-logging-action-topic, read in
-// consumer group group, and serves its counts at GET /actions.
+// consumer group group, and serves its counts at GET /actions and as
+// metrics.
 func record(app *service.App, group string, r *actionlog.Recorder) error {
 	app.Handle("GET /actions", actionlog.NewHandler(r))
+	if err := app.Metrics().Register(newActionsCollector(r)); err != nil {
+		return err
+	}
 	return app.Consume(group, []string{contracts.TopicNewLoggingAction},
 		eventbus.Handle(contracts.DecodeLoggingAction, r.Record))
 }
