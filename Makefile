@@ -33,10 +33,21 @@ build: ## Build every binary into bin/
 	done
 
 .PHONY: test
-test: ## Run every module's tests with the race detector (embedded broker; no Docker)
+test: observed-tools ## Run every module's tests with the race detector (embedded broker; no Docker)
 	@set -e; for mod in $(MODULES); do \
 		echo "==> go test $(GOTEST_FLAGS) $${mod#$(CURDIR)/}/..."; \
 		(cd $$mod && KAFKA_BROKERS="$(TEST_KAFKA_BROKERS)" go test $(GOTEST_FLAGS) ./...); \
+	done
+
+# deploy/observability's tests run the real Prometheus, promtool and Jaeger.
+# Built here, before any test's timeout starts: cold, the build takes
+# minutes; then the Go build cache holds them.
+.PHONY: observed-tools
+observed-tools: ## Build Prometheus, promtool and Jaeger for run-observed and the tests (go tool; minutes the first time)
+	@for tool in prometheus:promtool prometheus:prometheus jaeger:jaeger; do \
+		dir=deploy/observability/tools/$${tool%%:*}; \
+		echo "go tool -n $${tool#*:} ($$dir)"; \
+		GOWORK=off go -C $$dir tool -n $${tool#*:} >/dev/null || exit 1; \
 	done
 
 .PHONY: test-kafka
