@@ -10,7 +10,7 @@ $(error cannot list the workspace's modules: run make from the repository root w
 endif
 # Every command to build into bin/: directory of its main package.
 CMDS := deploy/devkafka deploy/localrun $(wildcard services/*-service)
-CMDS += deploy/bench
+CMDS += deploy/bench deploy/observability
 BIN := $(CURDIR)/bin
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 # The cluster the integration tests use: empty means an embedded broker per
@@ -99,6 +99,10 @@ fuzz: ## Fuzz the three event decoders and POST /orders, each for FUZZTIME (defa
 .PHONY: run
 run: build ## Run the broker and the four services, no Docker (Ctrl-C stops all)
 	@$(BIN)/localrun -bin $(BIN)
+
+.PHONY: run-observed
+run-observed: build observed-tools ## Run as make run does, with Prometheus and Jaeger watching (no Docker; first build takes minutes)
+	@$(BIN)/observability -bin $(BIN)
 
 .PHONY: bench
 bench: build ## Measure drain, memory, ingest and end-to-end latency; print a table (about a minute)
