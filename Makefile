@@ -127,9 +127,10 @@ devkafka: build ## Run the embedded broker on 127.0.0.1:29092
 	$(BIN)/devkafka
 
 .PHONY: up
-up: ## Build the images and start Kafka, Redpanda Console and the services in Docker
+up: ## Build the images and start Kafka, Redpanda Console, the services, Prometheus, Grafana and Jaeger in Docker
 	docker compose up --build -d
 	@echo "Redpanda Console: http://localhost:8080  order API: http://localhost:8000/orders  Kafka from the host: localhost:29092"
+	@echo "Grafana: http://localhost:3000/d/eventshop  Prometheus: http://localhost:9090  Jaeger: http://localhost:16686"
 	@echo "make logs follows the logs, make scale N=3 runs three inventory-service instances, make down stops everything"
 
 .PHONY: down

@@ -118,7 +118,7 @@ func checkServiceImage(t *testing.T, root string, project *types.Project, name s
 		return // TestComposeFile reports the missing service
 	}
 	for _, key := range slices.Sorted(maps.Keys(svc.Environment)) {
-		if !settings.env[key] {
+		if !settings.env[key] && !readsOTel(img.binary, key) {
 			t.Errorf("docker-compose.yml: %s sets %s, which the service does not read (it knows %v)",
 				name, key, slices.Sorted(maps.Keys(settings.env)))
 		}
@@ -127,6 +127,11 @@ func checkServiceImage(t *testing.T, root string, project *types.Project, name s
 		want := append([]string{"CMD"}, img.healthcheck...)
 		if got := []string(svc.HealthCheck.Test); !slices.Equal(got, want) {
 			t.Errorf("docker-compose.yml: %s health check %q, want the image's %q", name, got, want)
+		}
+	}
+	if cfg, err := prometheusConfig(project); err == nil {
+		if scraped, err := scrapePort(cfg, name); err == nil && scraped != port {
+			t.Errorf("prometheus.yml scrapes %s on port %d, but the service listens on %d", name, scraped, port)
 		}
 	}
 	for _, p := range svc.Ports {

@@ -147,6 +147,52 @@ func TestComposeChecksCatchMistakes(t *testing.T) {
 			want: "service_healthy",
 		},
 		{
+			name:   "Prometheus without a health check",
+			mutate: edit(prometheusService, func(s *types.ServiceConfig) { s.HealthCheck = nil }),
+			want:   "prometheus: no health check",
+		},
+		{
+			name:   "a Prometheus other than the one CI tests",
+			mutate: edit(prometheusService, func(s *types.ServiceConfig) { s.Image = "prom/prometheus:v3.1.0" }),
+			want:   "tools/prometheus/go.mod pins release v3.16.0",
+		},
+		{
+			name:   "a Jaeger other than the one CI tests",
+			mutate: edit(jaegerService, func(s *types.ServiceConfig) { s.Image = "jaegertracing/jaeger:2.1.0" }),
+			want:   "tools/jaeger/go.mod pins release 2.13.0",
+		},
+		{
+			name:   "Prometheus reading a configuration that is not mounted",
+			mutate: edit(prometheusService, func(s *types.ServiceConfig) { s.Command = types.ShellCommand{"--config.file=/etc/prom/prometheus.yml"} }),
+			want:   "nothing is mounted at /etc/prom/prometheus.yml",
+		},
+		{
+			name: "Prometheus with a configuration lacking a service's job",
+			mutate: edit(prometheusService, func(s *types.ServiceConfig) {
+				s.Volumes[0].Source = filepath.Join(root, "deploy", "docker", "testdata", "prometheus-without-logging")
+			}),
+			want: `no scrape job "logging-service"`,
+		},
+		{
+			name:   "a service sending its traces elsewhere",
+			mutate: setEnv("logging-service", "OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318"),
+			want:   "logging-service: OTEL_EXPORTER_OTLP_ENDPOINT",
+		},
+		{
+			name: "Grafana's dashboards not mounted",
+			mutate: edit(grafanaService, func(s *types.ServiceConfig) {
+				s.Volumes = slices.DeleteFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == "/var/lib/grafana/dashboards" })
+			}),
+			want: "dashboard provider",
+		},
+		{
+			name: "Grafana published on every interface",
+			mutate: edit(grafanaService, func(s *types.ServiceConfig) {
+				s.Ports = []types.ServicePortConfig{{Target: 3000, Published: "3000", Protocol: "tcp"}}
+			}),
+			want: "grafana: publishes container port 3000 on every interface",
+		},
+		{
 			name: "a stop grace period shorter than the shutdown timeout",
 			mutate: edit("inventory-service", func(s *types.ServiceConfig) {
 				grace := types.Duration(5 * time.Second)
@@ -244,6 +290,7 @@ func checkCompose(p *types.Project, root string, services []string) []error {
 		}
 		errs = append(errs, checkAppService(s, root)...)
 	}
+	errs = append(errs, checkObservability(p, root, services)...)
 	for _, name := range scalable {
 		if s, ok := p.Services[name]; ok {
 			for _, port := range s.Ports {
