@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,26 @@ import (
 // routeUnmatched is the route of a request no pattern of the mux matched:
 // a 404 or a 405.
 const routeUnmatched = "unmatched"
+
+// routeOf returns the route of a request the mux answered: the pattern
+// that matched, with the request's method in front if the pattern names
+// none, so that a handler registered for "/orders" that takes POSTs counts
+// them under "POST /orders". A method beyond the standard ones is OTHER:
+// a client can send any, and each would be a series.
+func routeOf(r *http.Request) string {
+	switch {
+	case r.Pattern == "":
+		return routeUnmatched
+	case !strings.HasPrefix(r.Pattern, "/"):
+		return r.Pattern // has a method, or a host, of its own
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return r.Method + " " + r.Pattern
+	}
+	return "OTHER " + r.Pattern
+}
 
 // metrics are the service's Prometheus registry and its HTTP metrics.
 type metrics struct {
@@ -34,7 +55,7 @@ func (a *App) serveMetrics() error {
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventshop_http_requests_total",
-			Help: "HTTP requests answered, by route (the pattern that matched) and status code.",
+			Help: "HTTP requests answered, by route (the pattern that matched, with its method) and status code.",
 		}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "eventshop_http_request_duration_seconds",
@@ -80,10 +101,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		// The mux sets the pattern on the request it routed.
-		route := r.Pattern
-		if route == "" {
-			route = routeUnmatched
-		}
+		route := routeOf(r)
 		code := sw.code
 		if code == 0 {
 			code = http.StatusOK

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,6 +40,8 @@ func TestAppServesMetrics(t *testing.T) {
 		}
 		_, _ = w.Write([]byte("hello"))
 	}))
+	// A pattern without a method counts under the request's.
+	app.Handle("/echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	greetings := prometheus.NewCounter(prometheus.CounterOpts{Name: "eventshop_test_greetings_total", Help: "h"})
 	if err := app.Metrics().Register(greetings); err != nil {
 		t.Fatal(err)
@@ -66,8 +69,15 @@ func TestAppServesMetrics(t *testing.T) {
 	}
 	kafkatest.Eventually(t, 60*time.Second, func() bool { return got.Load() == 1 }, "consumer got nothing")
 	url := "http://" + app.HTTPAddr()
-	for _, path := range []string{"/hello/ann", "/hello/bob", "/hello/nobody", "/nowhere"} {
-		resp, err := http.Get(url + path)
+	for _, req := range []struct{ method, path string }{
+		{"GET", "/hello/ann"}, {"GET", "/hello/bob"}, {"GET", "/hello/nobody"}, {"GET", "/nowhere"},
+		{"POST", "/echo"}, {"BREW", "/echo"},
+	} {
+		r, err := http.NewRequest(req.method, url+req.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,6 +96,8 @@ func TestAppServesMetrics(t *testing.T) {
 		{"eventshop_http_requests_total", []string{"route", "GET /hello/{name}", "code", "404"}, 1, false},
 		{"eventshop_http_requests_total", []string{"route", "unmatched", "code", "404"}, 1, false},
 		{"eventshop_http_requests_total", []string{"route", "GET /metrics", "code", "200"}, 1, false},
+		{"eventshop_http_requests_total", []string{"route", "POST /echo", "code", "200"}, 1, false},
+		{"eventshop_http_requests_total", []string{"route", "OTHER /echo", "code", "200"}, 1, false},
 		{"eventshop_http_request_duration_seconds", []string{"route", "GET /hello/{name}"}, 3, false},
 		{"eventshop_consumer_records_total", []string{"group", group, "topic", contracts.TopicInventoryEmpty, "outcome", kafka.OutcomeOK}, 1, false},
 		{"eventshop_producer_records_total", []string{"topic", contracts.TopicInventoryEmpty}, 1, false},
@@ -105,7 +117,7 @@ func TestAppServesMetrics(t *testing.T) {
 		}
 	}
 	for _, s := range m["eventshop_http_requests_total"] {
-		if r := s.Labels["route"]; r == "/hello/ann" || r == "/nowhere" {
+		if r := s.Labels["route"]; r == "/hello/ann" || r == "/nowhere" || strings.Contains(r, "BREW") {
 			t.Errorf("a series is labelled with the raw path %q", r)
 		}
 	}
