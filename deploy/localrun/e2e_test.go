@@ -20,6 +20,8 @@ import (
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+	"github.com/eventshop/eventshop/pkg/metricstest"
+	"github.com/eventshop/eventshop/pkg/service"
 	"github.com/eventshop/eventshop/pkg/service/servicetest"
 )
 
@@ -249,6 +251,18 @@ func TestShopEndToEnd(t *testing.T) {
 			"GET %s = %s, want %s", url, httpBody(url), wantStock)
 	}
 
+	// What every service's /metrics says: the records it was sent, each
+	// counted once, and no lag left.
+	scrape := map[string]string{"inventory-service#2": "http://" + secondInventory + "/metrics"}
+	for _, s := range services {
+		scrape[s] = "http://" + httpAddr[s] + "/metrics"
+	}
+	var problems []string
+	kafkatest.Eventually(t, 30*time.Second, func() bool {
+		problems = metricsProblems(scrape, p1, p2, !opts.externalKafka)
+		return len(problems) == 0
+	}, "the metrics do not add up:\n%v", stringer(func() string { return strings.Join(problems, "\n") }))
+
 	cancel()
 	select {
 	case err := <-done:
@@ -259,6 +273,127 @@ func TestShopEndToEnd(t *testing.T) {
 		t.Fatal("the shop did not stop")
 	}
 }
+
+// metricsProblems scrapes each service's /metrics (by name) and returns what
+// does not match the three sample orders of TestShopEndToEnd, whose
+// products are p1 and p2: each count as the records sent, and the lag 0 on
+// every partition each consumer group reads. With exact false (a shared
+// cluster, whose topics hold other runs' records) the counts of consumed
+// records need only be at least those.
+func metricsProblems(scrape map[string]string, p1, p2 string, exact bool) []string {
+	var problems []string
+	m := map[string]metricstest.Metrics{}
+	for name, url := range scrape {
+		got, err := metricstest.TryScrape(url)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		m[name] = got
+	}
+	// sum adds up a metric over the given services.
+	sum := func(names []string, metric string, match ...string) float64 {
+		total := 0.0
+		for _, n := range names {
+			total += m[n].Sum(metric, match...)
+		}
+		return total
+	}
+	want := func(what string, got, want float64, consumed bool) {
+		if got != want && (exact || !consumed || got < want) {
+			problems = append(problems, fmt.Sprintf("%s = %g, want %g", what, got, want))
+		}
+	}
+	inventory := []string{"inventory-service", "inventory-service#2"}
+	all := append([]string{"inventory-service#2"}, services...)
+	// The group of each consumer, as its metrics name it.
+	groupOf := func(name string) string {
+		for _, s := range m[name]["eventshop_consumer_assigned_partitions"] {
+			return s.Labels["group"]
+		}
+		return "(none)"
+	}
+
+	// order-service: three orders over HTTP, one refused.
+	order := []string{"order-service"}
+	want("orders placed over HTTP", sum(order, "eventshop_orders_placed_total", "source", "http"), 3, false)
+	want("POST /orders answered 202", sum(order, "eventshop_http_requests_total", "route", "POST /orders", "code", "202"), 3, false)
+	want("POST /orders answered 400", sum(order, "eventshop_http_requests_total", "route", "POST /orders", "code", "400"), 1, false)
+	want("records order-service published to new-order-topic",
+		sum(order, "eventshop_producer_records_total", "topic", contracts.TopicNewOrder), 3, false)
+
+	// Each group handled every record of its topics once, and parked none.
+	ok := func(names []string, topic string) float64 {
+		return sum(names, "eventshop_consumer_records_total", "group", groupOf(names[0]), "topic", topic, "outcome", kafka.OutcomeOK)
+	}
+	want("orders inventory-service handled", ok(inventory, contracts.TopicNewOrder), 3, true)
+	reservations := groupOf("inventory-service") + "-reservations"
+	want("reservations inventory-service handled, as many as it published", ok(inventory, reservations),
+		sum(inventory, "eventshop_producer_records_total", "topic", reservations), true)
+	notification := []string{"notification-service"}
+	want("orders notification-service handled", ok(notification, contracts.TopicNewOrder), 3, true)
+	want("inventory-empty events notification-service handled", ok(notification, contracts.TopicInventoryEmpty), 1, true)
+	logging := []string{"logging-service"}
+	want("logging actions logging-service handled", ok(logging, contracts.TopicNewLoggingAction), 10, true)
+	want("records dead-lettered", sum(all, "eventshop_consumer_records_total", "outcome", kafka.OutcomeDeadLettered), 0, true)
+
+	// What the services did with them.
+	want("order-approved notifications", sum(notification, "eventshop_notifications_sent_total", "kind", "order-approved"), 3, true)
+	want("refill-needed notifications", sum(notification, "eventshop_notifications_sent_total", "kind", "refill-needed"), 1, true)
+	for _, a := range []struct {
+		service, action string
+		n               float64
+	}{
+		{"order-service", contracts.ActionNewOrder, 3},
+		{"inventory-service", contracts.ActionInventoryUpdated, 6},
+		{"inventory-service", contracts.ActionInventoryEmpty, 1},
+	} {
+		want(fmt.Sprintf("logging actions %s/%s", a.service, a.action),
+			sum(logging, "eventshop_logging_actions_total", "service", a.service, "action", a.action), a.n, true)
+	}
+	// Either inventory instance reports every product.
+	for _, name := range inventory {
+		for _, p := range []struct {
+			metric, product string
+			n               float64
+		}{
+			{"eventshop_stock_items", p1, 109}, {"eventshop_stock_items", p2, 106},
+			{"eventshop_inventory_empty_total", p1, 1}, {"eventshop_inventory_empty_total", p2, 0},
+		} {
+			want(fmt.Sprintf("%s %s{product=%s}", name, p.metric, p.product), m[name].Sum(p.metric, "product", p.product), p.n, false)
+		}
+	}
+
+	// No lag, on every partition of every topic each group reads: each
+	// partition has its series, in one member of the group.
+	partitions := float64(service.DefaultBase("").TopicPartitions)
+	for _, g := range []struct {
+		names  []string
+		topics []string
+	}{
+		{inventory, []string{contracts.TopicNewOrder, reservations}},
+		{notification, []string{contracts.TopicNewOrder, contracts.TopicInventoryEmpty}},
+		{logging, []string{contracts.TopicNewLoggingAction}},
+	} {
+		for _, topic := range g.topics {
+			series := 0
+			for _, n := range g.names {
+				for _, s := range m[n].Series("eventshop_consumer_lag_records", "group", groupOf(n), "topic", topic) {
+					series++
+					if s.Value != 0 {
+						problems = append(problems, fmt.Sprintf("%s: lag of %s/%s = %g, want 0", n, topic, s.Labels["partition"], s.Value))
+					}
+				}
+			}
+			want(fmt.Sprintf("partitions of %s with a lag in group %s", topic, groupOf(g.names[0])), float64(series), partitions, false)
+		}
+	}
+	return problems
+}
+
+// stringer formats as what f returns when the message is printed.
+type stringer func() string
+
+func (f stringer) String() string { return f() }
 
 // countLogged counts logging-service lines that record serviceName's action.
 func countLogged(out *syncBuffer, serviceName, action string) int {
