@@ -70,17 +70,29 @@ func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 	// After order 3: p1 109 -> 106 -> 103 -> 100, refilled to 109;
 	// p2 109 -> 108 -> 107 -> 106.
 	waitForStock(t, svc, stockURL, stock(109, 106))
-	// The metrics come from the same view as GET /stock.
-	metrics := metricstest.Scrape(t, "http://"+httpAddr+"/metrics")
-	for _, want := range []struct {
+	// The metrics come from the same view as GET /stock. p1 ends where it
+	// began, at 109, so the stock alone does not say its refill is in the
+	// view yet: wait until the metrics agree, then report what differs.
+	wantMetrics := []struct {
 		name, product string
 		value         float64
 	}{
 		{"eventshop_stock_items", p1, 109}, {"eventshop_stock_items", p2, 106},
 		{"eventshop_inventory_empty_total", p1, 1}, {"eventshop_inventory_empty_total", p2, 0},
-	} {
-		if got := metrics.Series(want.name, "product", want.product); len(got) != 1 || got[0].Value != want.value {
-			t.Errorf("%s{product=%q} = %v, want %g", want.name, want.product, got, want.value)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		metrics := metricstest.Scrape(t, "http://"+httpAddr+"/metrics")
+		var problems []string
+		for _, want := range wantMetrics {
+			if got := metrics.Series(want.name, "product", want.product); len(got) != 1 || got[0].Value != want.value {
+				problems = append(problems, fmt.Sprintf("%s{product=%q} = %v, want %g", want.name, want.product, got, want.value))
+			}
+		}
+		if len(problems) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the metrics never matched the stock: %s", strings.Join(problems, "; "))
 		}
 	}
 
