@@ -19,19 +19,25 @@
 // are flattened into the same namespace, prefixed by the section's own tag if
 // it has one (`config:"kafka"` turns "brokers" into "kafka_brokers").
 //
-// Load uses viper for the file and the layering, with a fresh viper instance
-// per call and no package state, so tests can load many configs in parallel.
+// viper layers the sources and mapstructure decodes them, through one decode
+// hook that parses every source alike. This package adds what they lack: the
+// flags, the usage text, secret masking, and errors that name the key, its
+// variable and the source of a bad value. Each Load uses a fresh viper, so
+// tests can load many configs in parallel.
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
@@ -71,29 +77,25 @@ func Load(name string, args []string, cfg any, opts ...Option) error {
 	for _, opt := range opts {
 		opt(&o)
 	}
-
 	settings, err := settings(cfg)
 	if err != nil {
 		return err
 	}
 
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
-	// Load reports problems as errors and prints usage itself, so pflag must
-	// print nothing.
-	fs.SetOutput(io.Discard)
+	fs.SetOutput(io.Discard) // Load returns errors and prints usage itself
 	fs.Usage = func() {}
 	configFlag := fs.String("config", "", "config file")
 	for _, s := range settings {
-		f := fs.VarPF(&flagValue{kind: s.kind, text: format(s.current())}, s.flag(), "", s.help)
-		if s.kind == kindBool {
+		f := fs.VarPF(&flagValue{typ: s.field.Type()}, s.flag(), "", s.help)
+		if s.field.Kind() == reflect.Bool {
 			f.NoOptDefVal = "true" // so --verbose works without "=true"
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			writeUsage(o.usage, name, settings)
-			return ErrHelp
-		}
+	if err := fs.Parse(args); errors.Is(err, pflag.ErrHelp) {
+		writeUsage(o.usage, name, settings)
+		return ErrHelp
+	} else if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if fs.NArg() > 0 {
@@ -101,48 +103,37 @@ func Load(name string, args []string, cfg any, opts ...Option) error {
 	}
 
 	v := viper.New()
-	path := *configFlag
-	if path == "" {
-		path = os.Getenv(ConfigFileEnv)
-	}
+	path := cmp.Or(*configFlag, os.Getenv(ConfigFileEnv))
 	if path != "" {
-		if err := readFile(v, path, settings); err != nil {
-			return err
+		if !slices.Contains(fileExts, strings.ToLower(filepath.Ext(path))) {
+			return fmt.Errorf("config: config file %s: unsupported extension (want %s)", path, strings.Join(fileExts, ", "))
+		}
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("config: config file %s: %w", path, err)
 		}
 	}
-
-	for _, s := range settings {
-		// Every key gets a default: viper only reports env and flag values
-		// for keys it already knows, and this is how it learns them.
-		v.SetDefault(s.key, s.current())
-		if err := v.BindEnv(s.key, s.env()); err != nil {
-			return fmt.Errorf("config: bind %s: %w", s.env(), err)
-		}
-		if err := v.BindPFlag(s.key, fs.Lookup(s.flag())); err != nil {
-			return fmt.Errorf("config: bind --%s: %w", s.flag(), err)
-		}
-	}
-
-	// Convert everything before assigning anything, so a failed Load leaves
-	// cfg as it was and the caller sees every bad value at once.
-	values := make([]any, len(settings))
-	var errs []error
+	// Decode into a struct with one field per key, of the setting's own type:
+	// it is the flat namespace viper and mapstructure understand, and a
+	// failed Load leaves cfg as it was.
+	fields := make([]reflect.StructField, len(settings))
 	for i, s := range settings {
-		value, err := convert(s.kind, v.Get(s.key))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("config: %w", &FieldError{
-				Key: s.key,
-				Err: fmt.Errorf("%w, set in %s", err, origin(s, fs, v, path)),
-			}))
-			continue
+		// Every key gets a default: viper reports env and flag values only
+		// for keys it already knows.
+		v.SetDefault(s.key, s.field.Interface())
+		if err := errors.Join(v.BindEnv(s.key, s.env()), v.BindPFlag(s.key, fs.Lookup(s.flag()))); err != nil {
+			return fmt.Errorf("config: bind %s: %w", s.key, err)
 		}
-		values[i] = value
+		fields[i] = reflect.StructField{Name: fmt.Sprint("F", i), Type: s.field.Type(), Tag: reflect.StructTag(`mapstructure:"` + s.key + `"`)}
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	decoded := reflect.New(reflect.StructOf(fields))
+	err = v.UnmarshalExact(decoded.Interface(), viper.DecodeHook(mapstructure.DecodeHookFuncType(parse)),
+		func(c *mapstructure.DecoderConfig) { c.WeaklyTypedInput = false })
+	if err != nil {
+		return explain(err, settings, fs, v, path)
 	}
 	for i, s := range settings {
-		s.set(values[i])
+		s.field.Set(decoded.Elem().Field(i))
 	}
 
 	if validator, ok := cfg.(interface{ Validate() error }); ok {
@@ -153,37 +144,49 @@ func Load(name string, args []string, cfg any, opts ...Option) error {
 	return nil
 }
 
-// readFile reads the config file into v and rejects keys no setting declares:
-// a misspelt key would otherwise be ignored and its default silently used.
-func readFile(v *viper.Viper, path string, settings []setting) error {
-	if !slices.Contains(fileExts, strings.ToLower(filepath.Ext(path))) {
-		return fmt.Errorf("config: config file %s: unsupported extension (want %s)", path, strings.Join(fileExts, ", "))
-	}
-	v.SetConfigFile(path)
-	if err := v.ReadInConfig(); err != nil {
-		return fmt.Errorf("config: config file %s: %w", path, err)
-	}
-
-	known := make(map[string]bool, len(settings))
+// explain turns UnmarshalExact's errors into one *FieldError per bad value,
+// saying which source set it, and its complaint about keys no setting
+// declares into a list of them: a misspelt key would otherwise be ignored and
+// its default silently used.
+func explain(err error, settings []setting, fs *pflag.FlagSet, v *viper.Viper, path string) error {
+	byKey := make(map[string]setting, len(settings))
 	for _, s := range settings {
-		known[s.key] = true
+		byKey[s.key] = s
 	}
-	// Only the file has been loaded so far, so AllKeys lists exactly its keys.
-	var unknown []string
-	for _, key := range v.AllKeys() {
-		if known[key] {
+	// mapstructure joins one error per bad field (per item, for a list).
+	list := []error{err}
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		list = joined.Unwrap()
+	}
+	var errs []error
+	for _, e := range list {
+		var de *mapstructure.DecodeError
+		if !errors.As(e, &de) {
+			errs = append(errs, fmt.Errorf("config: %w", e))
 			continue
 		}
-		if flat := strings.ReplaceAll(key, ".", "_"); known[flat] {
-			key = fmt.Sprintf("%s (keys are flat: write %s)", key, flat)
+		key, _, _ := strings.Cut(de.Name(), "[") // "kafka_brokers[1]" is an item of a list
+		if s, ok := byKey[key]; ok {
+			errs = append(errs, fmt.Errorf("config: %w", &FieldError{Key: key, Err: fmt.Errorf("%w, set in %s", de.Unwrap(), origin(s, fs, v, path))}))
+			continue
 		}
-		unknown = append(unknown, key)
-	}
-	if len(unknown) > 0 {
+		// The only other complaint is about unknown keys, which only a file
+		// can bring; AllKeys names them to the leaf.
+		var unknown []string
+		for _, k := range v.AllKeys() {
+			if _, ok := byKey[k]; ok {
+				continue
+			}
+			if flat := strings.ReplaceAll(k, ".", "_"); byKey[flat].key != "" {
+				k = fmt.Sprintf("%s (keys are flat: write %s)", k, flat)
+			}
+			unknown = append(unknown, k)
+		}
 		slices.Sort(unknown)
-		return fmt.Errorf("config: config file %s: unknown key %s", path, strings.Join(unknown, ", "))
+		errs = append(errs, fmt.Errorf("config: config file %s: unknown key %s", path, strings.Join(unknown, ", ")))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // origin says which source supplied a setting's value, mirroring viper's

@@ -376,6 +376,12 @@ func TestLoadReportsBadValues(t *testing.T) {
 			wantText: []string{"unknown key shop_nmae"},
 		},
 		{
+			name:     "unknown key and bad value in one file",
+			file:     "shop_workers: many\nshop_nmae: typo\n",
+			wantKeys: []string{"shop_workers"},
+			wantText: []string{`shop_workers (SHOP_WORKERS): invalid integer "many"`, "unknown key shop_nmae"},
+		},
+		{
 			name:     "nested key in config file",
 			file:     "shop:\n  name: nested\n",
 			wantText: []string{"unknown key shop.name (keys are flat: write shop_name)"},
@@ -423,6 +429,26 @@ func fieldErrorKeys(err error) []string {
 		}
 	}
 	return keys
+}
+
+// TestLoadRefusesNumbersAsDurations checks every file format: YAML, TOML and
+// JSON hand a bare number over as int, int64 and float64.
+func TestLoadRefusesNumbersAsDurations(t *testing.T) {
+	t.Parallel()
+	for file, content := range map[string]string{
+		"shop.yaml": "shop_interval: 5\n",
+		"shop.toml": "shop_interval = 5\n",
+		"shop.json": `{"shop_interval": 5}`,
+	} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			_, err := load(t, "--config", writeFile(t, file, content))
+			want := `shop_interval (SHOP_INTERVAL): invalid duration 5: give a unit, e.g. "5s", set in config file`
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Load = %v, want an error containing %q", err, want)
+			}
+		})
+	}
 }
 
 func TestLoadConfigFileErrors(t *testing.T) {
