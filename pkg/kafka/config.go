@@ -3,6 +3,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -60,15 +61,15 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("brokers: at least one broker address is required"))
 	}
 	for _, b := range c.Brokers {
-		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
-			errs = append(errs, fmt.Errorf("brokers: %q is not host:port", b))
+		if err := CheckBroker(b); err != nil {
+			errs = append(errs, fmt.Errorf("brokers: %w", err))
 		}
 	}
 	if strings.TrimSpace(c.ClientID) == "" {
 		errs = append(errs, errors.New("client id: must not be empty"))
 	}
-	if _, err := parseVersion(c.Version); err != nil {
-		errs = append(errs, err)
+	if _, err := ParseVersion(c.Version); err != nil {
+		errs = append(errs, fmt.Errorf("version: %w", err))
 	}
 	if c.DialTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("dial timeout: must be positive, got %s", c.DialTimeout))
@@ -79,13 +80,23 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func parseVersion(s string) (sarama.KafkaVersion, error) {
+// CheckBroker reports whether addr is a broker address: host:port, with both.
+func CheckBroker(addr string) error {
+	if host, port, err := net.SplitHostPort(addr); err != nil || host == "" || port == "" {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	return nil
+}
+
+// ParseVersion parses a Kafka protocol version such as "4.0.0", refusing one
+// older than 2.1.0, the oldest this package supports.
+func ParseVersion(s string) (sarama.KafkaVersion, error) {
 	v, err := sarama.ParseKafkaVersion(s)
 	if err != nil {
-		return v, fmt.Errorf("version: %q is not a Kafka version such as %s", s, DefaultVersion)
+		return v, fmt.Errorf("%q is not a Kafka version such as %s", s, DefaultVersion)
 	}
 	if !v.IsAtLeast(minVersion) {
-		return v, fmt.Errorf("version: %s is older than the oldest supported, %s", s, minVersion)
+		return v, fmt.Errorf("%s is older than the oldest supported, %s", s, minVersion)
 	}
 	return v, nil
 }
@@ -103,7 +114,7 @@ func (c Config) sarama() (*sarama.Config, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka config: %w", err)
 	}
-	v, _ := parseVersion(c.Version)
+	v, _ := ParseVersion(c.Version)
 	sc := sarama.NewConfig()
 	sc.ClientID = c.ClientID
 	sc.Version = v

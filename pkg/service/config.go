@@ -59,13 +59,11 @@ func (b *Base) Validate() error {
 		errs = append(errs, config.Errorf("kafka_brokers", "at least one broker is required"))
 	}
 	for _, addr := range b.KafkaBrokers {
-		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-			errs = append(errs, config.Errorf("kafka_brokers", "%q is not host:port", addr))
+		if err := kafka.CheckBroker(addr); err != nil {
+			errs = append(errs, config.Errorf("kafka_brokers", "%w", err))
 		}
 	}
-	kc := kafka.DefaultConfig(b.KafkaBrokers...)
-	kc.Version = b.KafkaVersion
-	if err := kc.Validate(); err != nil && strings.Contains(err.Error(), "version") {
+	if _, err := kafka.ParseVersion(b.KafkaVersion); err != nil {
 		errs = append(errs, config.Errorf("kafka_version", "%q is not a supported Kafka version (use 2.1.0 or newer, e.g. %s)",
 			b.KafkaVersion, kafka.DefaultVersion))
 	}

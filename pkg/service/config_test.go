@@ -55,6 +55,25 @@ func TestDedupeConfigValidate(t *testing.T) {
 	}
 }
 
+// TestBaseValidateReportsEveryProblem checks that Base names every bad key at
+// once, judging brokers and versions by package kafka's own rules: a broker
+// without a host is refused here as the client would refuse it.
+func TestBaseValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	b := service.DefaultBase(":8000")
+	b.KafkaBrokers = []string{":9092", "kafka:9092"}
+	b.KafkaVersion = "2.0.0"
+	b.LogLevel = "loud"
+	want := strings.Join([]string{
+		`kafka_brokers (KAFKA_BROKERS): ":9092" is not host:port`,
+		`kafka_version (KAFKA_VERSION): "2.0.0" is not a supported Kafka version (use 2.1.0 or newer, e.g. 4.0.0)`,
+		`log_level (LOG_LEVEL): unknown log level "loud" (want debug, info, warn, error)`,
+	}, "\n")
+	if err := b.Validate(); err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want\n%s", err, want)
+	}
+}
+
 // dedupeOnly is a service's configuration with nothing but DedupeConfig.
 type dedupeOnly struct {
 	service.DedupeConfig
