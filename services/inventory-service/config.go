@@ -20,6 +20,8 @@ type Config struct {
 	RefillThreshold int           `config:"refill_threshold" help:"a product whose stock falls to this or below is reported empty and refilled"`
 	RefillLevel     int           `config:"refill_level" help:"the stock an empty product is refilled to; must be greater than refill_threshold"`
 	OrderIDWindow   time.Duration `config:"order_id_window" help:"how long an order id is remembered: the same order placed again within it is applied once"`
+
+	stock map[string]int // InitialStock as Validate parsed it
 }
 
 // defaultConfig returns the tutorial's settings: two products with 109 items
@@ -35,16 +37,17 @@ func defaultConfig() Config {
 	}
 }
 
-// Validate reports every invalid setting, each naming its key.
+// Validate reports every invalid setting, each naming its key, and keeps
+// the stock it parsed for run. The refill rule is the policy's own.
 func (c *Config) Validate() error {
-	errs := []error{c.Base.Validate(), c.ConsumerConfig.Validate()}
-	if _, err := c.stockLevels(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.RefillThreshold < 0 {
+	stock, err := c.stockLevels()
+	c.stock = stock
+	errs := []error{c.Base.Validate(), c.ConsumerConfig.Validate(), err}
+	policyErr := c.policy().Validate()
+	if errors.Is(policyErr, inventory.ErrThreshold) {
 		errs = append(errs, config.Errorf("refill_threshold", "must not be negative, got %d", c.RefillThreshold))
 	}
-	if c.RefillLevel <= c.RefillThreshold {
+	if errors.Is(policyErr, inventory.ErrRefillLevel) {
 		errs = append(errs, config.Errorf("refill_level", "must be greater than refill_threshold (%d), got %d",
 			c.RefillThreshold, c.RefillLevel))
 	}

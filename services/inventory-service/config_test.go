@@ -97,12 +97,8 @@ func TestConfigOverrides(t *testing.T) {
 
 func checkStock(t *testing.T, cfg *Config, wantLevels map[string]int, wantPolicy inventory.Policy) {
 	t.Helper()
-	levels, err := cfg.stockLevels()
-	if err != nil {
-		t.Fatalf("stockLevels: %v", err)
-	}
-	if !maps.Equal(levels, wantLevels) {
-		t.Errorf("initial stock = %v, want %v", levels, wantLevels)
+	if !maps.Equal(cfg.stock, wantLevels) {
+		t.Errorf("initial stock = %v, want %v", cfg.stock, wantLevels)
 	}
 	if got := cfg.policy(); got != wantPolicy {
 		t.Errorf("policy = %+v, want %+v", got, wantPolicy)
@@ -168,6 +164,16 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 			name: "threshold not a number",
 			args: []string{"--refill-threshold", "ten"},
 			want: []string{"refill-threshold", `invalid integer "ten"`},
+		},
+		{
+			name: "every bad key is reported",
+			args: []string{"--initial-stock", "A=x", "--refill-threshold", "-1", "--refill-level", "-1", "--order-id-window", "0s"},
+			want: []string{
+				`initial_stock (INITIAL_STOCK): "A=x": stock "x" is not a whole number`,
+				"refill_threshold (REFILL_THRESHOLD): must not be negative, got -1",
+				"refill_level (REFILL_LEVEL): must be greater than refill_threshold (-1), got -1",
+				"order_id_window (ORDER_ID_WINDOW): must be positive, got 0s",
+			},
 		},
 		{
 			name: "shared setting",

@@ -26,10 +26,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	levels, err := cfg.stockLevels()
-	if err != nil {
-		return err
-	}
+	levels := cfg.stock // parsed by Validate, which Setup ran
 
 	app, err := service.New(ctx, name, cfg.Base, log)
 	if err != nil {

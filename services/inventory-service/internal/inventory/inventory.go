@@ -43,15 +43,22 @@ type Policy struct {
 	RefillLevel int
 }
 
+// ErrThreshold and ErrRefillLevel mark which field of a Policy an error
+// from Validate is about, so that a caller can name its own setting for it.
+var (
+	ErrThreshold   = errors.New("threshold")
+	ErrRefillLevel = errors.New("refill level")
+)
+
 // Validate reports whether p can work: a refill must lift the stock above
 // the threshold, or every order would find the product empty again.
 func (p Policy) Validate() error {
 	var errs []error
 	if p.Threshold < 0 {
-		errs = append(errs, fmt.Errorf("threshold must not be negative, got %d", p.Threshold))
+		errs = append(errs, fmt.Errorf("%w must not be negative, got %d", ErrThreshold, p.Threshold))
 	}
 	if p.RefillLevel <= p.Threshold {
-		errs = append(errs, fmt.Errorf("refill level %d must be greater than the threshold %d", p.RefillLevel, p.Threshold))
+		errs = append(errs, fmt.Errorf("%w %d must be greater than the threshold %d", ErrRefillLevel, p.RefillLevel, p.Threshold))
 	}
 	return errors.Join(errs...)
 }
