@@ -1,8 +1,8 @@
 // Command notification-service tells customers that their orders were
 // approved and the staff that a product has to be refilled. It consumes
-// new-order-topic and inventory-empty-topic and sends through a pluggable
-// notifier, by default the service log: once per order id, and once per
-// inventory-empty event, within dedupe_window.
+// new-order-topic and inventory-empty-topic and sends through a notifier,
+// today the service log: once per order id, and once per inventory-empty
+// event, within dedupe_window.
 package main
 
 import (
@@ -26,7 +26,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	notifier := notifiers[cfg.Notifier](log)
+	notifier := notify.NewLogNotifier(log) // the one notifier Validate accepts
 
 	app, err := service.New(ctx, name, cfg.Base, log)
 	if err != nil {
