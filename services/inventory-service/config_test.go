@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,159 +13,103 @@ import (
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
 
-// clearEnv unsets the variables the config tests look at, so a developer's
-// shell cannot change their outcome. An empty variable counts as unset.
-func clearEnv(t *testing.T) {
-	for _, env := range []string{"INITIAL_STOCK", "REFILL_THRESHOLD", "REFILL_LEVEL", "HTTP_ADDR", config.ConfigFileEnv} {
-		t.Setenv(env, "")
-	}
-}
+// These tests check the inventory service's own keys. How a key is read from
+// a file, the environment or a flag is package config's, tested there once.
 
-func TestConfigDefaults(t *testing.T) {
-	clearEnv(t)
-	cfg := defaultConfig()
-	if err := config.Load(name, nil, &cfg); err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	checkStock(t, &cfg, map[string]int{"PRODUCT-123": 109, "PRODUCT-321": 109}, inventory.Policy{Threshold: 100, RefillLevel: 109})
-	if cfg.HTTPAddr != ":8001" {
-		t.Errorf("http_addr = %q, want :8001", cfg.HTTPAddr)
-	}
-}
-
-func TestConfigOverrides(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "inventory.yaml")
-	yaml := "initial_stock: [\"FILE-1=5\", \"FILE-2=6\"]\nrefill_threshold: 2\nrefill_level: 8\n"
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tutorial := map[string]int{"PRODUCT-123": 109, "PRODUCT-321": 109}
 	tests := []struct {
 		name       string
-		env        map[string]string
-		args       []string
-		wantLevels map[string]int
+		mutate     func(*Config)
+		wantStock  map[string]int
 		wantPolicy inventory.Policy
+		want       []string // every problem, in order; none: valid
 	}{
 		{
-			name:       "flags",
-			args:       []string{"--initial-stock", "A=1, B = 2", "--refill-threshold", "5", "--refill-level", "10"},
-			wantLevels: map[string]int{"A": 1, "B": 2},
-			wantPolicy: inventory.Policy{Threshold: 5, RefillLevel: 10},
-		},
-		{
-			name:       "repeated list flag adds to the list",
-			args:       []string{"--initial-stock", "A=1", "--initial-stock", "B=2"},
-			wantLevels: map[string]int{"A": 1, "B": 2},
+			name:       "defaults are the tutorial's",
+			mutate:     func(*Config) {},
+			wantStock:  tutorial,
 			wantPolicy: inventory.Policy{Threshold: 100, RefillLevel: 109},
 		},
 		{
-			name:       "environment",
-			env:        map[string]string{"INITIAL_STOCK": "X=0", "REFILL_THRESHOLD": "0", "REFILL_LEVEL": "1"},
-			wantLevels: map[string]int{"X": 0},
+			name:       "spaces around products and items",
+			mutate:     func(c *Config) { c.InitialStock = []string{"A=1", " B = 2 "} },
+			wantStock:  map[string]int{"A": 1, "B": 2},
+			wantPolicy: inventory.Policy{Threshold: 100, RefillLevel: 109},
+		},
+		{
+			name:       "zero stock and threshold",
+			mutate:     func(c *Config) { c.InitialStock, c.RefillThreshold, c.RefillLevel = []string{"X=0"}, 0, 1 },
+			wantStock:  map[string]int{"X": 0},
 			wantPolicy: inventory.Policy{Threshold: 0, RefillLevel: 1},
 		},
 		{
-			name:       "config file",
-			env:        map[string]string{config.ConfigFileEnv: file},
-			wantLevels: map[string]int{"FILE-1": 5, "FILE-2": 6},
-			wantPolicy: inventory.Policy{Threshold: 2, RefillLevel: 8},
+			name:   "stock not a number",
+			mutate: func(c *Config) { c.InitialStock = []string{"PRODUCT-123=many"} },
+			want:   []string{`initial_stock (INITIAL_STOCK): "PRODUCT-123=many": stock "many" is not a whole number`},
 		},
 		{
-			name:       "flag beats environment beats file",
-			env:        map[string]string{config.ConfigFileEnv: file, "INITIAL_STOCK": "ENV=7", "REFILL_LEVEL": "9"},
-			args:       []string{"--refill-level", "11"},
-			wantLevels: map[string]int{"ENV": 7},
-			wantPolicy: inventory.Policy{Threshold: 2, RefillLevel: 11},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			cfg := defaultConfig()
-			if err := config.Load(name, tt.args, &cfg); err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			checkStock(t, &cfg, tt.wantLevels, tt.wantPolicy)
-		})
-	}
-}
-
-func checkStock(t *testing.T, cfg *Config, wantLevels map[string]int, wantPolicy inventory.Policy) {
-	t.Helper()
-	if !maps.Equal(cfg.stock, wantLevels) {
-		t.Errorf("initial stock = %v, want %v", cfg.stock, wantLevels)
-	}
-	if got := cfg.policy(); got != wantPolicy {
-		t.Errorf("policy = %+v, want %+v", got, wantPolicy)
-	}
-}
-
-// TestRunRejectsInvalidConfig runs the service with bad settings: it must
-// stop before connecting to anything, with an error naming the key. Flags
-// win over the environment, so these tests need not clear it.
-func TestRunRejectsInvalidConfig(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
-		{
-			name: "stock not a number",
-			args: []string{"--initial-stock", "PRODUCT-123=many"},
-			want: []string{`initial_stock (INITIAL_STOCK): "PRODUCT-123=many": stock "many" is not a whole number`},
+			name:   "negative stock",
+			mutate: func(c *Config) { c.InitialStock = []string{"PRODUCT-123=-1"} },
+			want:   []string{`initial_stock (INITIAL_STOCK): "PRODUCT-123=-1": stock must not be negative, got -1`},
 		},
 		{
-			name: "negative stock",
-			args: []string{"--initial-stock", "PRODUCT-123=-1"},
-			want: []string{`initial_stock (INITIAL_STOCK): "PRODUCT-123=-1": stock must not be negative, got -1`},
+			name:   "entry without =",
+			mutate: func(c *Config) { c.InitialStock = []string{"PRODUCT-123"} },
+			want:   []string{`initial_stock (INITIAL_STOCK): "PRODUCT-123": want PRODUCT=ITEMS`},
 		},
 		{
-			name: "entry without =",
-			args: []string{"--initial-stock", "PRODUCT-123"},
-			want: []string{`initial_stock (INITIAL_STOCK): "PRODUCT-123": want PRODUCT=ITEMS`},
+			name:   "entry without product id",
+			mutate: func(c *Config) { c.InitialStock = []string{"=5"} },
+			want:   []string{`initial_stock (INITIAL_STOCK): "=5": product id is empty`},
 		},
 		{
-			name: "entry without product id",
-			args: []string{"--initial-stock", "=5"},
-			want: []string{`initial_stock (INITIAL_STOCK): "=5": product id is empty`},
+			name:   "product listed twice",
+			mutate: func(c *Config) { c.InitialStock = []string{"P=1", "Q=2", "P=3"} },
+			want:   []string{"initial_stock (INITIAL_STOCK): product P is listed more than once"},
 		},
 		{
-			name: "product listed twice",
-			args: []string{"--initial-stock", "P=1,Q=2,P=3"},
-			want: []string{"initial_stock (INITIAL_STOCK): product P is listed more than once"},
+			name:   "empty list",
+			mutate: func(c *Config) { c.InitialStock = nil },
+			want:   []string{"initial_stock (INITIAL_STOCK): at least one PRODUCT=ITEMS pair is required"},
 		},
 		{
-			name: "empty list",
-			args: []string{"--initial-stock", ""},
-			want: []string{"initial_stock (INITIAL_STOCK): at least one PRODUCT=ITEMS pair is required"},
+			name:   "every bad entry is reported",
+			mutate: func(c *Config) { c.InitialStock = []string{"A=x", "B=-2", "C=3"} },
+			want: []string{
+				`initial_stock (INITIAL_STOCK): "A=x": stock "x" is not a whole number`,
+				`initial_stock (INITIAL_STOCK): "B=-2": stock must not be negative, got -2`,
+			},
 		},
 		{
-			name: "every bad entry is reported",
-			args: []string{"--initial-stock", "A=x,B=-2,C=3"},
-			want: []string{`"A=x": stock "x" is not a whole number`, `"B=-2": stock must not be negative`},
+			name:   "refill level at the threshold",
+			mutate: func(c *Config) { c.RefillLevel = 100 },
+			want:   []string{"refill_level (REFILL_LEVEL): must be greater than refill_threshold (100), got 100"},
 		},
 		{
-			name: "refill level at the threshold",
-			args: []string{"--refill-level", "100"},
-			want: []string{"refill_level (REFILL_LEVEL): must be greater than refill_threshold (100), got 100"},
+			name:   "negative threshold",
+			mutate: func(c *Config) { c.RefillThreshold, c.RefillLevel = -1, 5 },
+			want:   []string{"refill_threshold (REFILL_THRESHOLD): must not be negative, got -1"},
 		},
 		{
-			name: "negative threshold",
-			args: []string{"--refill-threshold", "-1", "--refill-level", "5"},
-			want: []string{"refill_threshold (REFILL_THRESHOLD): must not be negative, got -1"},
+			name:   "zero order id window",
+			mutate: func(c *Config) { c.OrderIDWindow = 0 },
+			want:   []string{"order_id_window (ORDER_ID_WINDOW): must be positive, got 0s"},
 		},
 		{
-			name: "threshold not a number",
-			args: []string{"--refill-threshold", "ten"},
-			want: []string{"refill-threshold", `invalid integer "ten"`},
+			name:   "shared keys, checked by service.Base and ConsumerConfig",
+			mutate: func(c *Config) { c.HTTPAddr, c.ConsumerGroup = "8001", " " },
+			want: []string{
+				`http_addr (HTTP_ADDR): must be host:port or :port, got "8001"`,
+				"consumer_group (CONSUMER_GROUP): must not be empty",
+			},
 		},
 		{
 			name: "every bad key is reported",
-			args: []string{"--initial-stock", "A=x", "--refill-threshold", "-1", "--refill-level", "-1", "--order-id-window", "0s"},
+			mutate: func(c *Config) {
+				c.InitialStock, c.RefillThreshold, c.RefillLevel, c.OrderIDWindow = []string{"A=x"}, -1, -1, 0
+			},
 			want: []string{
 				`initial_stock (INITIAL_STOCK): "A=x": stock "x" is not a whole number`,
 				"refill_threshold (REFILL_THRESHOLD): must not be negative, got -1",
@@ -175,25 +117,41 @@ func TestRunRejectsInvalidConfig(t *testing.T) {
 				"order_id_window (ORDER_ID_WINDOW): must be positive, got 0s",
 			},
 		},
-		{
-			name: "shared setting",
-			args: []string{"--http-addr", "8001"},
-			want: []string{"http_addr (HTTP_ADDR)"},
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := run(context.Background(), tt.args, io.Discard)
-			if err == nil {
-				t.Fatal("run succeeded")
-			}
-			for _, want := range tt.want {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("run error %q\ndoes not contain %q", err, want)
+			cfg := defaultConfig()
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if len(tt.want) > 0 {
+				if want := strings.Join(tt.want, "\n"); err == nil || err.Error() != want {
+					t.Errorf("Validate() = %v\nwant %s", err, want)
 				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Validate() = %v, want nil", err)
+			}
+			if !maps.Equal(cfg.stock, tt.wantStock) {
+				t.Errorf("initial stock = %v, want %v", cfg.stock, tt.wantStock)
+			}
+			if got := cfg.policy(); got != tt.wantPolicy {
+				t.Errorf("policy = %+v, want %+v", got, tt.wantPolicy)
 			}
 		})
+	}
+}
+
+// TestRunRejectsInvalidConfig checks that run loads its settings and stops on
+// a bad one, naming the key, before it connects to anything. Flags win over
+// the environment, so this test need not clear it.
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), []string{"--initial-stock", "PRODUCT-123=many"}, io.Discard)
+	want := `initial_stock (INITIAL_STOCK): "PRODUCT-123=many": stock "many" is not a whole number`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("run = %v, want an error containing %q", err, want)
 	}
 }
 
@@ -208,6 +166,7 @@ func TestRunHelpListsSettings(t *testing.T) {
 		`key initial_stock, env INITIAL_STOCK, default "PRODUCT-123=109,PRODUCT-321=109"`,
 		"key refill_threshold, env REFILL_THRESHOLD, default 100",
 		"key refill_level, env REFILL_LEVEL, default 109",
+		"key order_id_window, env ORDER_ID_WINDOW, default 1h0m0s",
 		`key http_addr, env HTTP_ADDR, default ":8001"`,
 		"key kafka_brokers, env KAFKA_BROKERS",
 	} {

@@ -3,106 +3,52 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/eventshop/eventshop/pkg/config"
 )
 
-// clearEnv unsets, for the test, every variable that could override the
-// settings a test checks, so a developer's shell cannot change the outcome.
-func clearEnv(t *testing.T) {
-	t.Helper()
-	for _, v := range []string{"HTTP_ADDR", "LOG_LEVEL", "DEDUPE_WINDOW", "DEDUPE_LIMIT", "KAFKA_BROKERS", config.ConfigFileEnv} {
+// The logging service has no keys of its own: these tests check its defaults
+// and that Validate checks every shared section it embeds. How a key is read
+// from a file, the environment or a flag is package config's, tested there
+// once.
+
+func TestDefaultConfig(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
+	}
+	if cfg.HTTPAddr != ":8003" || cfg.ConsumerGroup != "logging-service-group" {
+		t.Errorf("http_addr %q, consumer_group %q; want :8003 and logging-service-group", cfg.HTTPAddr, cfg.ConsumerGroup)
+	}
+}
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	cfg.HTTPAddr, cfg.ConsumerGroup, cfg.DedupeWindow = "8003", "", 0
+	want := strings.Join([]string{
+		`http_addr (HTTP_ADDR): must be host:port or :port, got "8003"`,
+		"consumer_group (CONSUMER_GROUP): must not be empty",
+		"dedupe_window (DEDUPE_WINDOW): must be positive, got 0s",
+	}, "\n")
+	if err := cfg.Validate(); err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v\nwant %s", err, want)
+	}
+}
+
+// TestRunRejectsInvalidConfig checks that run loads its settings and stops on
+// a bad one, naming the key, before it dials Kafka.
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	for _, v := range []string{"LOG_LEVEL", config.ConfigFileEnv} {
 		t.Setenv(v, "") // empty counts as unset
 	}
-}
-
-func TestConfigDefaults(t *testing.T) {
-	clearEnv(t)
-	cfg := defaultConfig()
-	if err := config.Load(name, nil, &cfg); err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	if cfg.HTTPAddr != ":8003" {
-		t.Errorf("http_addr = %q, want :8003", cfg.HTTPAddr)
-	}
-	if cfg.LogLevel != "info" {
-		t.Errorf("log_level = %q, want info", cfg.LogLevel)
-	}
-	if got := strings.Join(cfg.KafkaBrokers, ","); got != "localhost:29092" {
-		t.Errorf("kafka_brokers = %q, want localhost:29092", got)
-	}
-}
-
-func TestConfigOverrides(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "logging.yaml")
-	if err := os.WriteFile(file, []byte("http_addr: \":7103\"\nlog_level: debug\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name     string
-		env      map[string]string
-		args     []string
-		wantAddr string
-		wantLvl  string
-	}{
-		{"config file", nil, []string{"--config", file}, ":7103", "debug"},
-		{"environment beats config file", map[string]string{"HTTP_ADDR": ":7203"}, []string{"--config", file}, ":7203", "debug"},
-		{"flag beats environment", map[string]string{"HTTP_ADDR": ":7203", "LOG_LEVEL": "warn"},
-			[]string{"--http-addr", ":7303"}, ":7303", "warn"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			cfg := defaultConfig()
-			if err := config.Load(name, tt.args, &cfg); err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			if cfg.HTTPAddr != tt.wantAddr {
-				t.Errorf("http_addr = %q, want %q", cfg.HTTPAddr, tt.wantAddr)
-			}
-			if cfg.LogLevel != tt.wantLvl {
-				t.Errorf("log_level = %q, want %q", cfg.LogLevel, tt.wantLvl)
-			}
-		})
-	}
-}
-
-func TestRunRejectsInvalidConfigNamingTheKey(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		wantKey string
-	}{
-		{"bad http address flag", nil, []string{"--http-addr", "8003"}, "http_addr (HTTP_ADDR)"},
-		{"bad log level env", map[string]string{"LOG_LEVEL": "loud"}, nil, "log_level (LOG_LEVEL)"},
-		{"broker without port", nil, []string{"--kafka-brokers", "localhost"}, "kafka_brokers (KAFKA_BROKERS)"},
-		// One case of DedupeConfig's, to show that Validate calls it.
-		{"zero dedupe window", nil, []string{"--dedupe-window", "0s"}, "dedupe_window (DEDUPE_WINDOW)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			// A config error must stop run before it dials Kafka, so the
-			// broker address here is never used.
-			err := run(t.Context(), tt.args, &bytes.Buffer{})
-			if err == nil {
-				t.Fatal("run succeeded, want a configuration error")
-			}
-			if !strings.Contains(err.Error(), tt.wantKey) {
-				t.Errorf("error %q does not name %s", err, tt.wantKey)
-			}
-		})
+	t.Setenv("LOG_LEVEL", "loud")
+	err := run(t.Context(), nil, &bytes.Buffer{})
+	if want := "log_level (LOG_LEVEL)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("run = %v, want an error naming %s", err, want)
 	}
 }
 

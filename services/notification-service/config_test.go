@@ -3,105 +3,84 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/eventshop/eventshop/pkg/config"
 )
 
-// clearEnv unsets, for the test, every variable that could override the
-// settings a test checks, so a developer's shell cannot change the outcome.
-func clearEnv(t *testing.T) {
-	t.Helper()
-	for _, v := range []string{"HTTP_ADDR", "NOTIFIER", "DEDUPE_WINDOW", "DEDUPE_LIMIT", "KAFKA_BROKERS", config.ConfigFileEnv} {
+// These tests check the notification service's own keys. How a key is read
+// from a file, the environment or a flag is package config's, tested there
+// once.
+
+func TestDefaultConfig(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
+	}
+	if cfg.HTTPAddr != ":8002" || cfg.Notifier != "log" || cfg.ConsumerGroup != "notification-service-group" {
+		t.Errorf("http_addr %q, notifier %q, consumer_group %q; want :8002, log and notification-service-group",
+			cfg.HTTPAddr, cfg.Notifier, cfg.ConsumerGroup)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string // every problem, in order
+	}{
+		{
+			name:   "unknown notifier",
+			mutate: func(c *Config) { c.Notifier = "email" },
+			want:   []string{`notifier (NOTIFIER): unknown notifier "email" (want log)`},
+		},
+		{
+			name:   "notifier in another case",
+			mutate: func(c *Config) { c.Notifier = "LOG" },
+			want:   []string{`notifier (NOTIFIER): unknown notifier "LOG" (want log)`},
+		},
+		{
+			name:   "shared key, checked by service.Base",
+			mutate: func(c *Config) { c.HTTPAddr = "8002" },
+			want:   []string{`http_addr (HTTP_ADDR): must be host:port or :port, got "8002"`},
+		},
+		{
+			name: "every bad key is reported, DedupeConfig's too",
+			mutate: func(c *Config) {
+				c.ConsumerGroup, c.Notifier, c.DedupeWindow = "", "sms", 0
+			},
+			want: []string{
+				"consumer_group (CONSUMER_GROUP): must not be empty",
+				`notifier (NOTIFIER): unknown notifier "sms" (want log)`,
+				"dedupe_window (DEDUPE_WINDOW): must be positive, got 0s",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := defaultConfig()
+			tt.mutate(&cfg)
+			if want, err := strings.Join(tt.want, "\n"), cfg.Validate(); err == nil || err.Error() != want {
+				t.Errorf("Validate() = %v\nwant %s", err, want)
+			}
+		})
+	}
+}
+
+// TestRunRejectsInvalidConfig checks that run loads its settings and stops on
+// a bad one, naming the key, before it dials Kafka.
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	for _, v := range []string{"NOTIFIER", config.ConfigFileEnv} {
 		t.Setenv(v, "") // empty counts as unset
 	}
-}
-
-func TestConfigDefaults(t *testing.T) {
-	clearEnv(t)
-	cfg := defaultConfig()
-	if err := config.Load(name, nil, &cfg); err != nil {
-		t.Fatalf("Load: %v", err)
-	}
-	if cfg.HTTPAddr != ":8002" {
-		t.Errorf("http_addr = %q, want :8002", cfg.HTTPAddr)
-	}
-	if cfg.Notifier != "log" {
-		t.Errorf("notifier = %q, want log", cfg.Notifier)
-	}
-	if got := strings.Join(cfg.KafkaBrokers, ","); got != "localhost:29092" {
-		t.Errorf("kafka_brokers = %q, want localhost:29092", got)
-	}
-}
-
-func TestConfigOverrides(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "notification.yaml")
-	if err := os.WriteFile(file, []byte("http_addr: \":7102\"\nnotifier: log\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name string
-		env  map[string]string
-		args []string
-		want string
-	}{
-		{"config file", nil, []string{"--config", file}, ":7102"},
-		{"environment beats config file", map[string]string{"HTTP_ADDR": ":7202"}, []string{"--config", file}, ":7202"},
-		{"flag beats environment", map[string]string{"HTTP_ADDR": ":7202"}, []string{"--http-addr", ":7302"}, ":7302"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			cfg := defaultConfig()
-			if err := config.Load(name, tt.args, &cfg); err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			if cfg.HTTPAddr != tt.want {
-				t.Errorf("http_addr = %q, want %q", cfg.HTTPAddr, tt.want)
-			}
-			if cfg.Notifier != "log" {
-				t.Errorf("notifier = %q, want log", cfg.Notifier)
-			}
-		})
-	}
-}
-
-func TestRunRejectsInvalidConfigNamingTheKey(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		wantKey string
-	}{
-		{"unknown notifier flag", nil, []string{"--notifier", "email"}, "notifier (NOTIFIER)"},
-		{"unknown notifier env", map[string]string{"NOTIFIER": "sms"}, nil, "notifier (NOTIFIER)"},
-		{"notifier in another case", nil, []string{"--notifier", "LOG"}, "notifier (NOTIFIER)"},
-		{"bad http address", nil, []string{"--http-addr", "8002"}, "http_addr (HTTP_ADDR)"},
-		// One case of DedupeConfig's, to show that Validate calls it.
-		{"zero dedupe window", nil, []string{"--dedupe-window", "0s"}, "dedupe_window (DEDUPE_WINDOW)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			// A config error must stop run before it dials Kafka, so the
-			// broker address here is never used.
-			err := run(t.Context(), tt.args, &bytes.Buffer{})
-			if err == nil {
-				t.Fatal("run succeeded, want a configuration error")
-			}
-			if !strings.Contains(err.Error(), tt.wantKey) {
-				t.Errorf("error %q does not name %s", err, tt.wantKey)
-			}
-		})
+	t.Setenv("NOTIFIER", "sms")
+	err := run(t.Context(), nil, &bytes.Buffer{})
+	if want := `notifier (NOTIFIER): unknown notifier "sms" (want log)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("run = %v, want an error containing %q", err, want)
 	}
 }
 

@@ -11,106 +11,95 @@ import (
 	"github.com/eventshop/eventshop/pkg/config"
 )
 
-// clearEnv unsets, for the test, every variable the tests here set, so that
-// a developer's environment cannot change the outcome. An empty variable
-// counts as unset.
-func clearEnv(t *testing.T) {
-	for _, key := range []string{"HTTP_ADDR", "SIMULATOR_INTERVAL", "PUBLISH_TIMEOUT", config.ConfigFileEnv} {
-		t.Setenv(key, "")
+// These tests check the order service's own keys. How a key is read from a
+// file, the environment or a flag is package config's, tested there once.
+
+func TestDefaultConfig(t *testing.T) {
+	t.Parallel()
+	cfg := defaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the defaults do not validate: %v", err)
+	}
+	if cfg.HTTPAddr != ":8000" || cfg.SimulatorInterval != 5*time.Second || cfg.PublishTimeout != 10*time.Second {
+		t.Errorf("http_addr %q, simulator_interval %s, publish_timeout %s; want :8000, 5s and 10s",
+			cfg.HTTPAddr, cfg.SimulatorInterval, cfg.PublishTimeout)
 	}
 }
 
-// ownSettings are the settings the order service adds to the shared ones,
-// and the one whose default differs between services.
-type ownSettings struct {
-	HTTPAddr          string
-	SimulatorInterval time.Duration
-	PublishTimeout    time.Duration
-}
-
-// The tests that set environment variables cannot run in parallel.
-func TestConfigDefaultsAndOverrides(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
-		name string
-		env  map[string]string
-		args []string
-		want ownSettings
+		name   string
+		mutate func(*Config)
+		want   []string // every problem, in order; none: valid
 	}{
+		{name: "0 turns the simulator off", mutate: func(c *Config) { c.SimulatorInterval = 0 }},
+		{name: "publish timeout just under the HTTP write timeout", mutate: func(c *Config) { c.PublishTimeout = 20*time.Second - 1 }},
 		{
-			name: "defaults",
-			want: ownSettings{HTTPAddr: ":8000", SimulatorInterval: 5 * time.Second, PublishTimeout: 10 * time.Second},
+			name:   "negative interval",
+			mutate: func(c *Config) { c.SimulatorInterval = -5 * time.Second },
+			want:   []string{"simulator_interval (SIMULATOR_INTERVAL): must not be negative (0 turns the simulator off), got -5s"},
 		},
 		{
-			name: "environment",
-			env:  map[string]string{"HTTP_ADDR": ":9000", "SIMULATOR_INTERVAL": "1s", "PUBLISH_TIMEOUT": "3s"},
-			want: ownSettings{HTTPAddr: ":9000", SimulatorInterval: time.Second, PublishTimeout: 3 * time.Second},
+			name:   "zero publish timeout",
+			mutate: func(c *Config) { c.PublishTimeout = 0 },
+			want:   []string{"publish_timeout (PUBLISH_TIMEOUT): must be positive and less than the HTTP write timeout, 20s, got 0s"},
 		},
 		{
-			name: "flags",
-			args: []string{"--http-addr", "127.0.0.1:9001", "--simulator-interval", "250ms", "--publish-timeout=4s"},
-			want: ownSettings{HTTPAddr: "127.0.0.1:9001", SimulatorInterval: 250 * time.Millisecond, PublishTimeout: 4 * time.Second},
+			name:   "publish timeout past the HTTP write timeout",
+			mutate: func(c *Config) { c.PublishTimeout = 30 * time.Second },
+			want:   []string{"publish_timeout (PUBLISH_TIMEOUT): must be positive and less than the HTTP write timeout, 20s, got 30s"},
 		},
 		{
-			name: "flag beats environment, and 0 turns the simulator off",
-			env:  map[string]string{"SIMULATOR_INTERVAL": "1s"},
-			args: []string{"--simulator-interval=0"},
-			want: ownSettings{HTTPAddr: ":8000", SimulatorInterval: 0, PublishTimeout: 10 * time.Second},
+			name:   "shared key, checked by service.Base",
+			mutate: func(c *Config) { c.HTTPAddr = "8000" },
+			want:   []string{`http_addr (HTTP_ADDR): must be host:port or :port, got "8000"`},
+		},
+		{
+			name:   "every bad key is reported",
+			mutate: func(c *Config) { c.HTTPAddr, c.SimulatorInterval, c.PublishTimeout = "8000", -time.Second, 0 },
+			want: []string{
+				`http_addr (HTTP_ADDR): must be host:port or :port, got "8000"`,
+				"simulator_interval (SIMULATOR_INTERVAL): must not be negative (0 turns the simulator off), got -1s",
+				"publish_timeout (PUBLISH_TIMEOUT): must be positive and less than the HTTP write timeout, 20s, got 0s",
+			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
+			t.Parallel()
 			cfg := defaultConfig()
-			if err := config.Load(name, tt.args, &cfg); err != nil {
-				t.Fatalf("Load: %v", err)
+			tt.mutate(&cfg)
+			err := cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
 			}
-			got := ownSettings{HTTPAddr: cfg.HTTPAddr, SimulatorInterval: cfg.SimulatorInterval, PublishTimeout: cfg.PublishTimeout}
-			if got != tt.want {
-				t.Errorf("loaded %+v, want %+v", got, tt.want)
+			if want := strings.Join(tt.want, "\n"); err == nil || err.Error() != want {
+				t.Errorf("Validate() = %v\nwant %s", err, want)
 			}
 		})
 	}
 }
 
-func TestRunRefusesInvalidConfigurationNamingTheKey(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		wantKey string
-		want    string // a substring of the error
-	}{
-		{name: "interval not a duration", env: map[string]string{"SIMULATOR_INTERVAL": "abc"}, wantKey: "simulator_interval", want: "SIMULATOR_INTERVAL"},
-		{name: "negative interval", args: []string{"--simulator-interval=-5s"}, wantKey: "simulator_interval", want: "must not be negative"},
-		{name: "zero publish timeout", args: []string{"--publish-timeout=0"}, wantKey: "publish_timeout", want: "must be positive"},
-		{name: "publish timeout past the HTTP write timeout", args: []string{"--publish-timeout=30s"}, wantKey: "publish_timeout", want: "less than the HTTP write timeout, 20s"},
-		{name: "publish timeout not a duration", env: map[string]string{"PUBLISH_TIMEOUT": "soon"}, wantKey: "publish_timeout", want: "PUBLISH_TIMEOUT"},
-		{name: "shared key", args: []string{"--http-addr=8000"}, wantKey: "http_addr", want: "host:port"},
+// TestRunRefusesInvalidConfiguration checks that run loads its settings and
+// stops on a bad one, naming the key, before it needs Kafka.
+func TestRunRefusesInvalidConfiguration(t *testing.T) {
+	for _, key := range []string{"HTTP_ADDR", "SIMULATOR_INTERVAL", "PUBLISH_TIMEOUT", config.ConfigFileEnv} {
+		t.Setenv(key, "") // empty counts as unset
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			// run fails while loading its configuration, before it needs Kafka.
-			err := run(context.Background(), tt.args, &bytes.Buffer{})
-			fe, ok := errors.AsType[*config.FieldError](err)
-			if !ok || fe.Key != tt.wantKey {
-				t.Fatalf("run = %v, want an error for key %s", err, tt.wantKey)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("run = %v, want it to mention %q", err, tt.want)
-			}
-		})
+	t.Setenv("SIMULATOR_INTERVAL", "abc")
+	err := run(context.Background(), []string{"--publish-timeout=30s"}, &bytes.Buffer{})
+	fe, ok := errors.AsType[*config.FieldError](err)
+	if !ok || fe.Key != "simulator_interval" || !strings.Contains(err.Error(), "SIMULATOR_INTERVAL") {
+		t.Fatalf("run = %v, want an error for simulator_interval", err)
 	}
 }
 
 func TestHelpListsTheServiceSettings(t *testing.T) {
-	clearEnv(t)
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"--help"}, &out); !errors.Is(err, config.ErrHelp) {
 		t.Fatalf("run(--help) = %v, want config.ErrHelp", err)
