@@ -260,6 +260,14 @@ func TestLoadParsesFlags(t *testing.T) {
 			want: func(c *shopConfig) { c.Verbose = true },
 		},
 		{
+			// viper reads an int flag's text with base prefixes ("010" is
+			// 8), so the flag must hand it the parsed value, read as the
+			// environment's is: decimal, spaces trimmed.
+			name: "int with spaces and a leading zero",
+			args: []string{"--shop-workers= 010"},
+			want: func(c *shopConfig) { c.Workers = 10 },
+		},
+		{
 			name: "float and int",
 			args: []string{"--shop-ratio=0.125", "--shop-workers=9"},
 			want: func(c *shopConfig) { c.Ratio, c.Workers = 0.125, 9 },
