@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -30,72 +29,6 @@ func Recover(log *zap.Logger) Middleware {
 				}
 			}()
 			return next(ctx, msg)
-		}
-	}
-}
-
-// RetryPolicy bounds how a transient failure is retried.
-type RetryPolicy struct {
-	// MaxAttempts is the total number of tries, the first included. Zero or
-	// less retries until the context ends: a transient fault such as a broker
-	// being away must delay a message, not lose it.
-	MaxAttempts int
-	// InitialBackoff is the wait before the second try; it doubles per try.
-	InitialBackoff time.Duration
-	// MaxBackoff caps the wait between tries.
-	MaxBackoff time.Duration
-}
-
-// DefaultRetryPolicy retries until the consumer stops, waiting 100ms at first
-// and at most 5s between tries.
-func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second}
-}
-
-// backoff returns the wait after the given failed attempt (1-based), with
-// jitter so that many partitions failing together do not retry in lockstep.
-func (p RetryPolicy) backoff(attempt int) time.Duration {
-	d := p.InitialBackoff
-	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.MaxBackoff)
-	if d <= 0 {
-		return 0
-	}
-	// Between 75% and 100% of d.
-	return d - time.Duration(rand.Int64N(int64(d)/4+1))
-}
-
-// Do calls fn until it returns nil or a permanent error, waiting with
-// exponential backoff after each transient error; before each wait it calls
-// onRetry, if not nil, with the failed attempt's number, the wait and the
-// error. When MaxAttempts is exhausted the last error is returned marked
-// Permanent. Do gives up early, returning a transient error, when ctx ends
-// or the consumer is stopping (see Stopping): work not done then is left
-// for whoever handles the message next.
-func (p RetryPolicy) Do(ctx context.Context, fn func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || IsPermanent(err) {
-			return err
-		}
-		if p.MaxAttempts > 0 && attempt >= p.MaxAttempts {
-			return Permanent(fmt.Errorf("gave up after %d attempts: %w", attempt, err))
-		}
-		wait := p.backoff(attempt)
-		if onRetry != nil {
-			onRetry(attempt, wait, err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("retry abandoned: %w (last error: %v)", ctx.Err(), err)
-		case <-Stopping(ctx):
-			t.Stop()
-			return fmt.Errorf("retry abandoned, consumer stopping: %w", err)
-		case <-t.C:
 		}
 	}
 }
