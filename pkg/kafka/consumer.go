@@ -421,31 +421,30 @@ func (c *Consumer) leave() error {
 }
 
 // loop calls Consume for one session after another: with eager balance
-// strategies every rebalance ends a session.
+// strategies every rebalance ends a session. A session that fails to start
+// (the broker away) is tried again with a capped backoff rather than
+// spinning; one that ran starts the backoff afresh.
 func (c *Consumer) loop(ctx, workCtx context.Context) error {
 	gh := &groupHandler{owner: c, workCtx: workCtx, log: c.log}
-	backoff := 100 * time.Millisecond
-	for {
-		err := c.group.Consume(ctx, c.cfg.Topics, gh)
-		switch {
-		case ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
-			return nil
-		case err != nil:
+	sessions := RetryPolicy{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second}
+	for ctx.Err() == nil {
+		closed := false
+		_ = sessions.Retry(ctx, func() error {
+			err := c.group.Consume(ctx, c.cfg.Topics, gh)
+			closed = errors.Is(err, sarama.ErrClosedConsumerGroup)
+			if closed {
+				return nil
+			}
+			return err
+		}, func(_ int, wait time.Duration, err error) {
 			c.recordFailure(&c.sessionFailures, err)
-		default:
-			backoff = 100 * time.Millisecond
-			continue
-		}
-		c.log.Warn("consume session failed, rejoining", zap.Error(err), zap.Duration("backoff", backoff))
-		// A session that fails to start (the broker away) is tried again
-		// with a capped backoff rather than spinning.
-		select {
-		case <-ctx.Done():
+			c.log.Warn("consume session failed, rejoining", zap.Error(err), zap.Duration("backoff", wait))
+		})
+		if closed {
 			return nil
-		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
+	return nil
 }
 
 // Assignment returns the partitions this member owns now, by topic; it is
@@ -564,22 +563,16 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 // group meanwhile: leaving would make the whole group rebalance on every
 // retry, and the partition would not be handled any sooner.
 func (h *groupHandler) untilDone(sess sarama.ConsumerGroupSession, fn func() error) bool {
-	for attempt := 1; ; attempt++ {
+	err := DefaultRetryPolicy().Retry(sess.Context(), func() error {
 		err := fn()
-		if err == nil {
-			return true
+		if err != nil {
+			h.owner.recordFailure(&h.owner.handlerFailures, err)
 		}
-		h.owner.recordFailure(&h.owner.handlerFailures, err)
-		wait := DefaultRetryPolicy().backoff(attempt)
+		return err
+	}, func(attempt int, wait time.Duration, err error) {
 		h.log.Warn("handler failed, retrying", zap.Error(err), zap.Int("attempt", attempt), zap.Duration("backoff", wait))
-		t := time.NewTimer(wait)
-		select {
-		case <-sess.Context().Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-	}
+	})
+	return err == nil
 }
 
 // nextBatch waits for one message, then takes whatever else msgs holds
