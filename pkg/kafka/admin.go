@@ -60,22 +60,18 @@ func waitForLeaders(ctx context.Context, admin sarama.ClusterAdmin, specs []Topi
 	for i, s := range specs {
 		names[i] = s.Name
 	}
-	backoff := 50 * time.Millisecond
-	for {
+	leaders := RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}
+	err := leaders.Retry(ctx, func() error {
 		pending, err := leaderless(admin, names)
-		if err == nil && len(pending) == 0 {
-			return nil
-		}
-		if err == nil {
+		if err == nil && len(pending) > 0 {
 			err = fmt.Errorf("no leader yet for %v", pending)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kafka: topics not ready: %w (%w)", err, ctx.Err())
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
+		return err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("kafka: topics not ready: %w (%w)", err, ctx.Err())
 	}
+	return nil
 }
 
 // leaderless returns the topics that are missing from the metadata or have a

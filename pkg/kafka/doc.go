@@ -15,6 +15,8 @@
 //   - Middleware (Recover, Retry, DeadLetter) composed around a Handler,
 //     so a poison record is parked on a dead-letter topic and never blocks its
 //     partition, while a transient failure is retried instead of skipped;
+//   - RetryPolicy, the capped backoff with jitter behind Retry and every
+//     other retry in the module;
 //   - DeadLetters, the dead-letter record of a message, for batch handlers
 //     that publish it with the rest of their output;
 //   - traces, with a Config's TracerProvider: a span per record sent and
