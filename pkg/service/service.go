@@ -206,25 +206,19 @@ func (a *App) waitForKafka(parent context.Context) error {
 	for _, t := range append(contracts.Topics(), a.base.DeadLetterTopic) {
 		specs = append(specs, a.TopicSpec(t, nil))
 	}
-	backoff := 250 * time.Millisecond
-	for {
-		err := kafka.EnsureTopics(ctx, a.kafka, a.Log, specs...)
-		if err == nil {
-			return nil
-		}
-		if parent.Err() != nil {
-			// Stopped while waiting: not a failure.
-			return parent.Err()
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("kafka at %v not available after %s: %w", a.kafka.Brokers, a.base.KafkaStartupTimeout, err)
-		}
-		a.Log.Info("waiting for Kafka", zap.Strings("brokers", a.kafka.Brokers), zap.Error(err))
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
+	start := kafka.RetryPolicy{InitialBackoff: 250 * time.Millisecond, MaxBackoff: 5 * time.Second}
+	err := start.Retry(ctx, func() error { return kafka.EnsureTopics(ctx, a.kafka, a.Log, specs...) },
+		func(_ int, wait time.Duration, err error) {
+			a.Log.Info("waiting for Kafka", zap.Strings("brokers", a.kafka.Brokers), zap.Duration("backoff", wait), zap.Error(err))
+		})
+	switch {
+	case err == nil:
+		return nil
+	case parent.Err() != nil:
+		// Stopped while waiting: not a failure.
+		return parent.Err()
+	default:
+		return fmt.Errorf("kafka at %v not available after %s: %w", a.kafka.Brokers, a.base.KafkaStartupTimeout, err)
 	}
 }
 
