@@ -1,6 +1,6 @@
 // Package httpserver runs an http.Server for as long as a context lives and
 // then shuts it down gracefully, so every service's main stops its HTTP side
-// the same way on SIGTERM.
+// the same way on SIGTERM, and answers a method no route takes in JSON.
 package httpserver
 
 import (

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -88,6 +89,21 @@ func TestAppServesMetrics(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// A method no route takes: the mux's 405, with a JSON body.
+	resp, err := http.Post(url+"/hello/ann", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" ||
+		string(body) != `{"error":"method POST not allowed: use GET, HEAD"}`+"\n" {
+		t.Errorf("POST /hello/ann = %d, Allow %q, body %q; want 405, GET, HEAD and a JSON error",
+			resp.StatusCode, resp.Header.Get("Allow"), body)
+	}
 
 	metricstest.Scrape(t, url+"/metrics") // GET /metrics counts from the next scrape on
 	m := metricstest.Scrape(t, url+"/metrics")
@@ -100,6 +116,7 @@ func TestAppServesMetrics(t *testing.T) {
 		{"eventshop_http_requests_total", []string{"route", "GET /hello/{name}", "code", "200"}, 2, false},
 		{"eventshop_http_requests_total", []string{"route", "GET /hello/{name}", "code", "404"}, 1, false},
 		{"eventshop_http_requests_total", []string{"route", "unmatched", "code", "404"}, 1, false},
+		{"eventshop_http_requests_total", []string{"route", "unmatched", "code", "405"}, 1, false},
 		{"eventshop_http_requests_total", []string{"route", "GET /metrics", "code", "200"}, 1, false},
 		{"eventshop_http_requests_total", []string{"route", "POST /echo", "code", "200"}, 1, false},
 		{"eventshop_http_requests_total", []string{"route", "OTHER /echo", "code", "200"}, 1, false},

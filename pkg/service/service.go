@@ -227,8 +227,10 @@ func (a *App) waitForKafka(parent context.Context) error {
 func (a *App) HTTPAddr() string { return a.listener.Addr().String() }
 
 // Handle registers an HTTP handler on the service's mux, beside /healthz
-// and /readyz. When the service traces, each request is served in a span
-// named after its route, such as "POST /orders".
+// and /readyz. A pattern names its method ("POST /orders"): a request with
+// a method no route of its path takes gets 405, the Allow header and a JSON
+// error body (see httpserver.JSONNotAllowed). When the service traces, each
+// request is served in a span named after its route, such as "POST /orders".
 func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, a.traced(h)) }
 
 // Consume runs h for every message of topics in consumer group group, with
@@ -356,7 +358,7 @@ func (a *App) Run(ctx context.Context) error {
 	// Slow or idle clients are cut off and connections capped, so that
 	// none can hold the service, or its stop, for long.
 	limits := httpserver.DefaultLimits()
-	srv := httpserver.New(a.metrics.instrument(a.mux), limits)
+	srv := httpserver.New(a.metrics.instrument(httpserver.JSONNotAllowed(a.mux)), limits)
 	g.Go(func() error {
 		a.Log.Info("http listening", zap.String("addr", a.HTTPAddr()))
 		return httpserver.ServeListener(ctx, srv, httpserver.Limit(a.listener, limits), a.base.ShutdownTimeout)
