@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := registerMetrics(app.Metrics(), placer); err != nil {
 		return err
 	}
-	app.Handle(httpapi.Path, httpapi.New(placer, log))
+	httpapi.Register(app, placer, log)
 	app.Go(orders.NewSimulator(placer, cfg.SimulatorInterval, log).Run)
 
 	return app.Run(ctx)

@@ -14,11 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/services/order-service/internal/httpapi"
-	"github.com/eventshop/eventshop/services/order-service/internal/orders"
 )
 
 // spaces pads a fuzzed body up to and past the body limit without building
@@ -26,8 +23,8 @@ import (
 var spaces = bytes.Repeat([]byte{' '}, httpapi.MaxBodyBytes+1)
 
 // FuzzPostOrder sends any method, Content-Type and body (followed by up to
-// MaxBodyBytes+1 spaces) to /orders, on a ServeMux that has the handler as
-// main.go registers it, with a publisher that always succeeds. Whatever
+// MaxBodyBytes+1 spaces) to /orders, served as the service serves it (see
+// api), with a publisher that always succeeds. Whatever
 // comes, the handler does not panic and never answers 5xx; it publishes
 // nothing unless it answers 202, and on a 202 exactly the order whose id it
 // answers, with its logging action; it answers with the status and JSON body
@@ -39,11 +36,11 @@ func FuzzPostOrder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, method, contentType string, body []byte, pad uint32) {
 		// A method that is not an HTTP token never reaches a handler:
 		// net/http refuses the request line.
-		if _, err := http.NewRequest(method, httpapi.Path, nil); err != nil {
+		if _, err := http.NewRequest(method, path, nil); err != nil {
 			return
 		}
 		n := min(int(pad), len(spaces))
-		r := httptest.NewRequest(method, httpapi.Path, io.MultiReader(bytes.NewReader(body), bytes.NewReader(spaces[:n])))
+		r := httptest.NewRequest(method, path, io.MultiReader(bytes.NewReader(body), bytes.NewReader(spaces[:n])))
 		if contentType != "" {
 			r.Header.Set("Content-Type", contentType)
 		}
@@ -55,11 +52,8 @@ func FuzzPostOrder(f *testing.F) {
 		want := expectedAnswer(r.Method, contentType, sent, tooLarge)
 
 		pub := &recordingPublisher{}
-		svc := orders.NewService(pub, sequentialIDs(), time.Minute, zap.NewNop())
-		mux := http.NewServeMux()
-		mux.Handle(httpapi.Path, httpapi.New(svc, zap.NewNop()))
 		w := httptest.NewRecorder()
-		mux.ServeHTTP(w, r)
+		api(pub, time.Minute).ServeHTTP(w, r)
 
 		calls := pub.Calls()
 		if w.Code >= 500 {

@@ -8,7 +8,10 @@
 // {"orderId": ...} once Kafka has acknowledged the order and its logging
 // action. Every error is a JSON body {"error": ..., "fields": [...]}, where
 // fields, present only for an order that breaks the contract, names each
-// offending field by its JSON path, such as products[0].quantity.
+// offending field by its JSON path, such as products[0].quantity. A method
+// other than POST is the mux's to refuse: served behind
+// httpserver.JSONNotAllowed, as the service does, it gets 405 with such a
+// body and the Allow header.
 package httpapi
 
 import (
@@ -37,29 +40,26 @@ import (
 // answered with 413. The tutorial's sample order is under 200 bytes.
 const MaxBodyBytes = 1 << 20
 
-// Path is where the API is served.
-const Path = "/orders"
+// Mux is where routes are registered: an *http.ServeMux or a service's App.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
 
-// Handler serves POST /orders.
-type Handler struct {
+// Register adds POST /orders, which places orders through svc, to mux.
+func Register(mux Mux, svc *orders.Service, log *zap.Logger) {
+	mux.Handle("POST /orders", &handler{orders: svc, log: log})
+}
+
+// handler serves POST /orders.
+type handler struct {
 	orders *orders.Service
 	log    *zap.Logger
 }
 
-// New returns a Handler that places orders through svc. Register it for Path.
-func New(svc *orders.Service, log *zap.Logger) *Handler {
-	return &Handler{orders: svc, log: log}
-}
-
-// ServeHTTP checks, in this order, the method (405), the content type (415),
-// the body's size (413) and content (400), then places the order (202, or 503
-// if Kafka did not acknowledge it in time).
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: use POST")
-		return
-	}
+// ServeHTTP checks, in this order, the content type (415), the body's size
+// (413) and content (400), then places the order (202, or 503 if Kafka did
+// not acknowledge it in time).
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		writeError(w, http.StatusUnsupportedMediaType, err.Error())
 		return

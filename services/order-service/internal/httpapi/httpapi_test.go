@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/httpserver"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/services/order-service/internal/httpapi"
 	"github.com/eventshop/eventshop/services/order-service/internal/orders"
@@ -83,19 +84,29 @@ type request struct {
 	body   string
 }
 
+// path is where the API is served.
+const path = "/orders"
+
+// api returns the API, placing orders through pub, as the service serves
+// it: its routes on a mux, behind httpserver.JSONNotAllowed.
+func api(pub orders.Publisher, publishTimeout time.Duration) http.Handler {
+	mux := http.NewServeMux()
+	httpapi.Register(mux, orders.NewService(pub, sequentialIDs(), publishTimeout, zap.NewNop()), zap.NewNop())
+	return httpserver.JSONNotAllowed(mux)
+}
+
 func serve(t *testing.T, pub orders.Publisher, publishTimeout time.Duration, req request) *httptest.ResponseRecorder {
 	t.Helper()
-	svc := orders.NewService(pub, sequentialIDs(), publishTimeout, zap.NewNop())
 	if req.method == "" {
 		req.method = http.MethodPost
 	}
-	r := httptest.NewRequest(req.method, httpapi.Path, strings.NewReader(req.body))
+	r := httptest.NewRequest(req.method, path, strings.NewReader(req.body))
 	if req.header == nil {
 		req.header = http.Header{"Content-Type": {"application/json"}}
 	}
 	r.Header = req.header
 	w := httptest.NewRecorder()
-	httpapi.New(svc, zap.NewNop()).ServeHTTP(w, r)
+	api(pub, publishTimeout).ServeHTTP(w, r)
 	return w
 }
 
@@ -432,11 +443,10 @@ func (timedOutBody) Read([]byte) (int, error) {
 func TestPostOrderAnswers408ForABodyCutByTheReadTimeout(t *testing.T) {
 	t.Parallel()
 	pub := &recordingPublisher{}
-	svc := orders.NewService(pub, sequentialIDs(), time.Second, zap.NewNop())
-	r := httptest.NewRequest(http.MethodPost, httpapi.Path, timedOutBody{})
+	r := httptest.NewRequest(http.MethodPost, path, timedOutBody{})
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	httpapi.New(svc, zap.NewNop()).ServeHTTP(w, r)
+	api(pub, time.Second).ServeHTTP(w, r)
 	if w.Code != http.StatusRequestTimeout {
 		t.Fatalf("status = %d, want 408; body %s", w.Code, w.Body)
 	}
