@@ -12,6 +12,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/eventbus"
 	"github.com/eventshop/eventshop/pkg/service"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
+	"github.com/eventshop/eventshop/services/logging-service/internal/httpapi"
 )
 
 const name = contracts.ServiceLogging
@@ -39,7 +40,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // consumer group group, and serves its counts at GET /actions and as
 // metrics.
 func record(app *service.App, group string, r *actionlog.Recorder) error {
-	app.Handle("GET /actions", actionlog.NewHandler(r))
+	httpapi.Register(app, r)
 	if err := app.Metrics().Register(newActionsCollector(r)); err != nil {
 		return err
 	}

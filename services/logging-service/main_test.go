@@ -23,6 +23,7 @@ import (
 	"github.com/eventshop/eventshop/pkg/service"
 	"github.com/eventshop/eventshop/pkg/service/servicetest"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
+	"github.com/eventshop/eventshop/services/logging-service/internal/httpapi"
 )
 
 // These tests talk to a Kafka cluster: an embedded broker by default, the
@@ -106,7 +107,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	var got []actionlog.Count
 	kafkatest.Eventually(t, waitLong, func() bool {
 		svc.FailIfExited(t)
-		var s actionlog.Summary
+		var s httpapi.Summary
 		if !getJSON(t.Context(), "http://"+addr+"/actions", &s) {
 			return false
 		}

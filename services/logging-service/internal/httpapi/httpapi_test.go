@@ -1,4 +1,4 @@
-package actionlog_test
+package httpapi_test
 
 import (
 	"flag"
@@ -7,9 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/dedupe"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
+	"github.com/eventshop/eventshop/services/logging-service/internal/httpapi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -35,15 +40,17 @@ func TestActionsHandlerServesTheCounts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r, _ := newRecorder()
+			r := actionlog.NewRecorder(zap.NewNop(), dedupe.Bounds{Window: time.Hour, Limit: 1000})
 			for _, a := range tt.actions {
 				if err := r.Record(t.Context(), a); err != nil {
 					t.Fatalf("Record: %v", err)
 				}
 			}
 
+			mux := http.NewServeMux()
+			httpapi.Register(mux, r)
 			rec := httptest.NewRecorder()
-			actionlog.NewHandler(r).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/actions", nil))
+			mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/actions", nil))
 
 			if rec.Code != http.StatusOK {
 				t.Errorf("status %d, want 200", rec.Code)
