@@ -17,7 +17,8 @@
 //	{"PRODUCT-123":{"stock":106,"lines":1,"refills":0}}
 //
 // Any instance answers for every product, whichever instance owns it. Other
-// methods get 405.
+// methods are the mux's to refuse: the service answers them 405 with a JSON
+// error (see httpserver.JSONNotAllowed).
 package httpapi
 
 import (

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/eventshop/eventshop/pkg/httpserver"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/httpapi"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
@@ -62,11 +63,12 @@ func TestStock(t *testing.T) {
 			wantJSONMIME: true,
 		},
 		{
-			name:       "POST is not allowed",
-			stock:      tutorial,
-			method:     http.MethodPost,
-			wantStatus: http.StatusMethodNotAllowed,
-			wantBody:   "Method Not Allowed\n",
+			name:         "POST is not allowed",
+			stock:        tutorial,
+			method:       http.MethodPost,
+			wantStatus:   http.StatusMethodNotAllowed,
+			wantBody:     `{"error":"method POST not allowed: use GET, HEAD"}` + "\n",
+			wantJSONMIME: true,
 		},
 	}
 	for _, tt := range tests {
@@ -79,7 +81,8 @@ func TestStock(t *testing.T) {
 				path = "/stock"
 			}
 			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, httptest.NewRequest(tt.method, path, nil))
+			// Served as the service serves it.
+			httpserver.JSONNotAllowed(mux).ServeHTTP(rec, httptest.NewRequest(tt.method, path, nil))
 
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)
