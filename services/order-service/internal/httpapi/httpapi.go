@@ -100,7 +100,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Kafka did not acknowledge in time, which does not prove it did not
 		// take the order: say so, and give the id to retry with.
-		h.log.Error("order not acknowledged", zap.String("orderId", order.OrderID), zap.Error(err),
+		h.log.Error("order not acknowledged", zap.String("order_id", order.OrderID), zap.Error(err),
 			logging.Trace(r.Context()))
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{
 			Error:   "Kafka did not acknowledge the order; it may not have been placed: retry with the same orderId",

@@ -91,8 +91,8 @@ func (s *Service) Place(ctx context.Context, order contracts.Order, source Sourc
 	s.placed[source]++
 	s.mu.Unlock()
 	s.log.Info("order placed",
-		zap.String("orderId", order.OrderID),
-		zap.String("customerId", order.CustomerID),
+		zap.String("order_id", order.OrderID),
+		zap.String("customer_id", order.CustomerID),
 		zap.Int("lines", len(order.Products)),
 		zap.String("source", string(source)),
 		logging.Trace(ctx))

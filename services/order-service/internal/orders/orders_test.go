@@ -36,7 +36,7 @@ func TestPlacePublishesTheOrderAndItsLoggingActionInOneBatch(t *testing.T) {
 	if len(placed) != 1 {
 		t.Fatalf("logged %d 'order placed' entries, want 1: %v", len(placed), logs.All())
 	}
-	wantFields := map[string]any{"orderId": "ORDER-42", "customerId": "CUSTOMER-123", "lines": int64(2), "source": "http"}
+	wantFields := map[string]any{"order_id": "ORDER-42", "customer_id": "CUSTOMER-123", "lines": int64(2), "source": "http"}
 	if got := placed[0].ContextMap(); !reflect.DeepEqual(got, wantFields) {
 		t.Errorf("log fields = %v, want %v", got, wantFields)
 	}

@@ -51,6 +51,6 @@ func (s *Simulator) placeOne(ctx context.Context) {
 	order.OrderID = s.orders.NewOrderID()
 	err := s.orders.Place(ctx, order, SourceSimulator)
 	if err != nil && ctx.Err() == nil {
-		s.log.Error("simulated order failed", zap.String("orderId", order.OrderID), zap.Error(err))
+		s.log.Error("simulated order failed", zap.String("order_id", order.OrderID), zap.Error(err))
 	}
 }

@@ -117,10 +117,10 @@ func TestSimulatorLogsAFailedOrderAndKeepsGoing(t *testing.T) {
 	if len(failed) != 1 || failed[0].Level != zapcore.ErrorLevel {
 		t.Fatalf("logged %v, want one error entry 'simulated order failed'", logs.All())
 	}
-	if got := failed[0].ContextMap()["orderId"]; got != "ORDER-1" {
+	if got := failed[0].ContextMap()["order_id"]; got != "ORDER-1" {
 		t.Errorf("failure logged for order %v, want ORDER-1", got)
 	}
-	if logs.FilterMessage("order placed").FilterField(zap.String("orderId", "ORDER-2")).Len() != 1 {
+	if logs.FilterMessage("order placed").FilterField(zap.String("order_id", "ORDER-2")).Len() != 1 {
 		t.Errorf("order ORDER-2 after the failure was not logged as placed: %v", logs.All())
 	}
 }
