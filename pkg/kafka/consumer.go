@@ -17,27 +17,12 @@ import (
 // finish within GroupConfig.ShutdownTimeout after the context ended.
 var ErrShutdownTimeout = errors.New("kafka: consumer shutdown timed out")
 
-// Balance strategies a group can use. All are eager: a rebalance ends every
-// claim of the session, which is what makes "the session is ending" a single,
-// simple signal for handlers.
-const (
-	BalanceSticky     = "sticky"
-	BalanceRange      = "range"
-	BalanceRoundRobin = "roundrobin"
-)
-
 // GroupConfig describes one consumer group membership.
 type GroupConfig struct {
 	// Group is the consumer group id.
 	Group string
 	// Topics are the topics to consume.
 	Topics []string
-	// FromNewest starts a group that has no committed offset at the end of each
-	// partition instead of the beginning. The default, the beginning, is the
-	// tutorial's `fromBeginning: true`.
-	FromNewest bool
-	// Balance is one of BalanceSticky (default), BalanceRange, BalanceRoundRobin.
-	Balance string
 	// SessionTimeout is how long the coordinator waits for a heartbeat before
 	// it evicts the member and hands its partitions to others.
 	SessionTimeout time.Duration
@@ -72,7 +57,6 @@ func DefaultGroupConfig(group string, topics ...string) GroupConfig {
 	return GroupConfig{
 		Group:             group,
 		Topics:            topics,
-		Balance:           BalanceSticky,
 		SessionTimeout:    10 * time.Second,
 		HeartbeatInterval: 3 * time.Second,
 		CommitInterval:    200 * time.Millisecond,
@@ -91,9 +75,6 @@ func (g GroupConfig) Validate() error {
 	if len(g.Topics) == 0 {
 		errs = append(errs, errors.New("topics: at least one topic is required"))
 	}
-	if _, err := balanceStrategy(g.Balance); err != nil {
-		errs = append(errs, err)
-	}
 	for name, d := range map[string]time.Duration{
 		"session timeout": g.SessionTimeout, "heartbeat interval": g.HeartbeatInterval,
 		"commit interval": g.CommitInterval, "shutdown timeout": g.ShutdownTimeout,
@@ -111,18 +92,6 @@ func (g GroupConfig) Validate() error {
 			g.HeartbeatInterval, g.SessionTimeout))
 	}
 	return errors.Join(errs...)
-}
-
-func balanceStrategy(name string) (sarama.BalanceStrategy, error) {
-	switch name {
-	case BalanceSticky, "":
-		return sarama.NewBalanceStrategySticky(), nil
-	case BalanceRange:
-		return sarama.NewBalanceStrategyRange(), nil
-	case BalanceRoundRobin:
-		return sarama.NewBalanceStrategyRoundRobin(), nil
-	}
-	return nil, fmt.Errorf("balance: %q is not one of %s, %s, %s", name, BalanceSticky, BalanceRange, BalanceRoundRobin)
 }
 
 // Consumer runs a Handler for every message of a consumer group's topics, or
@@ -237,14 +206,15 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 	if err != nil {
 		return nil, err
 	}
-	strategy, _ := balanceStrategy(gc.Balance)
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{strategy}
+	// Sticky, like every strategy sarama offers, is eager: a rebalance ends
+	// every claim of the session, which makes "the session is ending" one
+	// simple signal for handlers.
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
 	sc.Consumer.Group.Session.Timeout = gc.SessionTimeout
 	sc.Consumer.Group.Heartbeat.Interval = gc.HeartbeatInterval
+	// A group without a committed offset starts at the beginning of each
+	// partition, as the tutorial's `fromBeginning: true`.
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	if gc.FromNewest {
-		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
-	}
 	// Offsets are committed by the consumer's own loop (see committer),
 	// which calls BeforeCommit first.
 	sc.Consumer.Offsets.AutoCommit.Enable = false

@@ -244,7 +244,6 @@ func TestGroupConfigValidate(t *testing.T) {
 		{name: "defaults are valid", mutate: func(*kafka.GroupConfig) {}},
 		{name: "no group", mutate: func(g *kafka.GroupConfig) { g.Group = "" }, wantErr: "group"},
 		{name: "no topics", mutate: func(g *kafka.GroupConfig) { g.Topics = nil }, wantErr: "topics"},
-		{name: "unknown balance", mutate: func(g *kafka.GroupConfig) { g.Balance = "cooperative" }, wantErr: "balance"},
 		{name: "heartbeat not under session timeout", mutate: func(g *kafka.GroupConfig) { g.HeartbeatInterval = g.SessionTimeout }, wantErr: "heartbeat interval"},
 		{name: "zero shutdown timeout", mutate: func(g *kafka.GroupConfig) { g.ShutdownTimeout = 0 }, wantErr: "shutdown timeout"},
 		{name: "zero stuck after", mutate: func(g *kafka.GroupConfig) { g.StuckAfter = 0 }, wantErr: "stuck after"},
