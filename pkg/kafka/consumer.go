@@ -114,7 +114,9 @@ type Consumer struct {
 	open    OpenFunc
 	log     *zap.Logger
 	metrics *Metrics
-	claims  atomic.Pointer[map[string][]int32]
+	// claims are the partitions the member owns now, by topic, nil between
+	// sessions; the tests read them (see export_test.go).
+	claims atomic.Pointer[map[string][]int32]
 
 	// Failures in a row, for Healthy: sessions that could not start (reset
 	// when one starts), handler errors (reset when a batch is handled) and
@@ -413,15 +415,6 @@ func (c *Consumer) loop(ctx, workCtx context.Context) error {
 		if closed {
 			return nil
 		}
-	}
-	return nil
-}
-
-// Assignment returns the partitions this member owns now, by topic; it is
-// empty between sessions.
-func (c *Consumer) Assignment() map[string][]int32 {
-	if p := c.claims.Load(); p != nil {
-		return *p
 	}
 	return nil
 }

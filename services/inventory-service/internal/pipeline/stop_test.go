@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,18 +33,18 @@ func TestPublishThatKeepsFailingGivesWayToARebalanceOrAStop(t *testing.T) {
 
 		joined := time.Now()
 		b := f.start(t)
-		kafkatest.Eventually(t, 10*time.Second, func() bool { return len(b.Assignment()) > 0 },
+		kafkatest.Eventually(t, 10*time.Second, func() bool { return len(b.opened()) > 0 },
 			"the second member got no partition: the first held the rebalance")
-		t.Logf("the second member got %v after %s", b.Assignment(), time.Since(joined).Round(10*time.Millisecond))
+		t.Logf("the second member got %v after %s", b.opened(), time.Since(joined).Round(10*time.Millisecond))
 	})
 	t.Run("the member stops", func(t *testing.T) {
 		t.Parallel()
 		f := newFailingInventory(t)
-		c := f.start(t)
+		m := f.start(t)
 		f.placeOrderAndWaitForRetries(t)
 
 		began := time.Now()
-		if err := f.stop(c); err != nil {
+		if err := m.stop(); err != nil {
 			t.Fatalf("Run = %v, want a clean stop", err)
 		}
 		if took := time.Since(began); took > 5*time.Second {
@@ -70,7 +71,6 @@ type failingInventory struct {
 	set   pipeline.Settings
 	group kafka.GroupConfig
 	pub   *failingPublisher
-	stops map[*kafka.Consumer]func() error
 }
 
 func newFailingInventory(t *testing.T) *failingInventory {
@@ -98,12 +98,27 @@ func newFailingInventory(t *testing.T) *failingInventory {
 	// Handlers' contexts end three quarters into this: only the consumer
 	// saying it is stopping can end a retry sooner.
 	gc.ShutdownTimeout = 30 * time.Second
-	return &failingInventory{kcfg: kcfg, set: set, group: gc, pub: &failingPublisher{},
-		stops: map[*kafka.Consumer]func() error{}}
+	return &failingInventory{kcfg: kcfg, set: set, group: gc, pub: &failingPublisher{}}
+}
+
+// member is one running member of a failingInventory.
+type member struct {
+	// stop stops the member and returns what its consumer's Run returned.
+	stop func() error
+
+	mu     sync.Mutex
+	claims []kafka.Claim
+}
+
+// opened returns the partitions the member has started on.
+func (m *member) opened() []kafka.Claim {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.claims)
 }
 
 // start runs a member until the test ends.
-func (f *failingInventory) start(t *testing.T) *kafka.Consumer {
+func (f *failingInventory) start(t *testing.T) *member {
 	t.Helper()
 	reader, err := kafka.NewReader(f.kcfg)
 	if err != nil {
@@ -113,20 +128,24 @@ func (f *failingInventory) start(t *testing.T) *kafka.Consumer {
 	log := kafkatest.Logger(t)
 	pipe := pipeline.New(f.set, f.pub, eventbus.NewPublisher(f.pub, contracts.ServiceInventory), reader,
 		kafka.DeadLetters{Topic: kafka.DefaultDeadLetterTopic, Group: f.group.Group}, log)
-	c, err := kafka.NewBatchConsumer(f.kcfg, f.group, pipe.Open, log)
+	m := &member{}
+	open := func(ctx context.Context, claim kafka.Claim) (kafka.BatchHandler, error) {
+		m.mu.Lock()
+		m.claims = append(m.claims, claim)
+		m.mu.Unlock()
+		return pipe.Open(ctx, claim)
+	}
+	c, err := kafka.NewBatchConsumer(f.kcfg, f.group, open, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	stop := sync.OnceValue(func() error { cancel(); return <-done })
-	f.stops[c] = stop
-	t.Cleanup(func() { _ = stop() })
-	return c
+	m.stop = sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() { _ = m.stop() })
+	return m
 }
-
-func (f *failingInventory) stop(c *kafka.Consumer) error { return f.stops[c]() }
 
 // placeOrderAndWaitForRetries places an order and waits until its split
 // has failed to publish twice.
