@@ -49,30 +49,15 @@ func New(h http.Handler, l Limits) *http.Server {
 // Limit returns ln accepting at most l.MaxConns connections at once.
 func Limit(ln net.Listener, l Limits) net.Listener { return netutil.LimitListener(ln, l.MaxConns) }
 
-// Serve listens on srv.Addr (":http" if empty) and serves until ctx is done,
-// then shuts srv down, giving in-flight requests up to shutdownTimeout to
-// finish. It returns nil after a clean shutdown, the listen or serve error if
-// the server fails first, and a shutdown error if requests outlive the timeout.
+// ServeListener serves srv on ln until ctx is done, then shuts srv down,
+// giving in-flight requests up to shutdownTimeout to finish. It returns nil
+// after a clean shutdown, the serve error if the server fails first, and a
+// shutdown error if requests outlive the timeout. It takes ownership of ln,
+// which the caller opens first, so that a port already in use fails the
+// start at once, before anything waits for ctx.
 //
-// Serve fits an errgroup: g.Go(func() error { return httpserver.Serve(ctx, srv, 10*time.Second) }).
-func Serve(ctx context.Context, srv *http.Server, shutdownTimeout time.Duration) error {
-	addr := srv.Addr
-	if addr == "" {
-		addr = ":http"
-	}
-	// Listening here rather than in ListenAndServe makes "address already in
-	// use" an immediate error from Serve instead of a race with ctx. The
-	// listen ignores ctx on purpose: a signal during start-up is a clean stop,
-	// which ServeListener handles, not a failed listen.
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("http server: %w", err)
-	}
-	return ServeListener(ctx, srv, ln, shutdownTimeout)
-}
-
-// ServeListener is Serve on a listener the caller opened, for tests that
-// listen on port 0 and for socket activation. It takes ownership of ln.
+// ServeListener fits an errgroup:
+// g.Go(func() error { return httpserver.ServeListener(ctx, srv, ln, 10*time.Second) }).
 func ServeListener(ctx context.Context, srv *http.Server, ln net.Listener, shutdownTimeout time.Duration) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
