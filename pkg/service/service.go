@@ -94,7 +94,7 @@ func healthcheck(httpAddr string) error {
 	return ErrDone
 }
 
-// exitLog is the logger Setup built last, which Exit flushes: a run that
+// exitLog is the logger Setup built last, which exit flushes: a run that
 // fails after Setup but before App.Run would otherwise lose its last lines.
 var exitLog atomic.Pointer[zap.Logger]
 
@@ -103,8 +103,10 @@ var exitLog atomic.Pointer[zap.Logger]
 type RunFunc func(ctx context.Context, args []string, out io.Writer) error
 
 // Main is a service's main: it runs run with the command line and a context
-// that SIGINT and SIGTERM cancel, then exits as Exit does. A second SIGINT or
-// SIGTERM ends the process without waiting for the stop.
+// that SIGINT and SIGTERM cancel, then exits with 0 for nil, --help, ErrDone
+// or the context.Canceled of the stop a signal asked for (as when SIGTERM
+// comes during start), and with 1 and the error on stderr otherwise. A
+// second SIGINT or SIGTERM ends the process without waiting for the stop.
 func Main(name string, run RunFunc) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal starts a graceful stop; from then on the signals get
@@ -112,19 +114,22 @@ func Main(name string, run RunFunc) {
 	// whatever the stop is waiting for.
 	context.AfterFunc(ctx, stop)
 	err := run(ctx, os.Args[1:], os.Stdout)
+	// Until stop is called, only a signal ends ctx.
+	signalled := ctx.Err() != nil
 	stop()
-	Exit(name, err)
+	exit(name, err, signalled)
 }
 
-// Exit ends the process for the error run returned: 0 for nil, --help,
-// ErrDone or a stop (context.Canceled, as when SIGTERM comes during start),
-// 1 otherwise, with the error on stderr.
-func Exit(name string, err error) {
+// exit ends the process for the error run returned, as Main says. A
+// context.Canceled that no signal caused, from a context cancelled
+// elsewhere, is a failure like any other.
+func exit(name string, err error, signalled bool) {
 	// Flush the log's buffer whatever path the service took to here.
 	if log := exitLog.Load(); log != nil {
 		_ = log.Sync()
 	}
-	if err == nil || errors.Is(err, config.ErrHelp) || errors.Is(err, ErrDone) || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, config.ErrHelp) || errors.Is(err, ErrDone) ||
+		signalled && errors.Is(err, context.Canceled) {
 		os.Exit(0)
 	}
 	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)

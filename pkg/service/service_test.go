@@ -185,7 +185,7 @@ func TestNewStopsCleanlyWhenStoppedWhileWaitingForKafka(t *testing.T) {
 	time.AfterFunc(300*time.Millisecond, cancel) // the SIGTERM
 	_, err := service.New(ctx, "test-service", base, kafkatest.Logger(t))
 	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("New = %v, want context.Canceled, which Exit treats as a clean stop", err)
+		t.Fatalf("New = %v, want context.Canceled, which Main treats as the clean stop a signal asked for", err)
 	}
 }
 
