@@ -12,21 +12,9 @@ import (
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/kafka"
 )
-
-type recordingPublisher struct {
-	batches [][]kafka.Record
-	err     error
-}
-
-func (p *recordingPublisher) Publish(_ context.Context, rs ...kafka.Record) error {
-	if p.err != nil {
-		return p.err
-	}
-	p.batches = append(p.batches, rs)
-	return nil
-}
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
@@ -64,7 +52,7 @@ func TestStableIDDependsOnlyOnItsParts(t *testing.T) {
 
 func TestPublishEncodesKeysAndHeadersOneBatch(t *testing.T) {
 	t.Parallel()
-	rec := &recordingPublisher{}
+	rec := &eventbustest.Records{}
 	pub := eventbus.NewPublisher(rec, "order-service")
 	order := contracts.SampleOrder()
 	action := contracts.LoggingAction{ServiceName: contracts.ServiceOrder, Action: contracts.ActionNewOrder}
@@ -73,16 +61,17 @@ func TestPublishEncodesKeysAndHeadersOneBatch(t *testing.T) {
 	if err := pub.Publish(ctx, order, action); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.batches) != 1 || len(rec.batches[0]) != 2 {
-		t.Fatalf("batches = %v, want one batch of two records", rec.batches)
+	batches := rec.Calls()
+	if len(batches) != 1 || len(batches[0]) != 2 {
+		t.Fatalf("batches = %v, want one batch of two records", batches)
 	}
 	wantBody, _ := contracts.Encode(order)
 	tests := []struct {
 		rec                   kafka.Record
 		topic, key, eventType string
 	}{
-		{rec.batches[0][0], contracts.TopicNewOrder, "ORDER-123", contracts.EventTypeNewOrder},
-		{rec.batches[0][1], contracts.TopicNewLoggingAction, "order-service", contracts.EventTypeLoggingAction},
+		{batches[0][0], contracts.TopicNewOrder, "ORDER-123", contracts.EventTypeNewOrder},
+		{batches[0][1], contracts.TopicNewLoggingAction, "order-service", contracts.EventTypeLoggingAction},
 	}
 	ids := map[string]bool{}
 	for _, tc := range tests {
@@ -103,21 +92,22 @@ func TestPublishEncodesKeysAndHeadersOneBatch(t *testing.T) {
 		}
 		ids[h[contracts.HeaderEventID]] = true
 	}
-	if string(rec.batches[0][0].Value) != string(wantBody) {
-		t.Errorf("body = %s, want %s", rec.batches[0][0].Value, wantBody)
+	if string(batches[0][0].Value) != string(wantBody) {
+		t.Errorf("body = %s, want %s", batches[0][0].Value, wantBody)
 	}
 }
 
 func TestPublishWithoutCorrelationSharesAFreshOne(t *testing.T) {
 	t.Parallel()
-	rec := &recordingPublisher{}
+	rec := &eventbustest.Records{}
 	pub := eventbus.NewPublisher(rec, "inventory-service")
 	err := pub.Publish(context.Background(),
 		contracts.InventoryEmpty{ProductID: "P"}, contracts.LoggingAction{ServiceName: "s", Action: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := rec.batches[0][0].Headers[contracts.HeaderCorrelationID], rec.batches[0][1].Headers[contracts.HeaderCorrelationID]
+	recs := rec.Published()
+	a, b := recs[0].Headers[contracts.HeaderCorrelationID], recs[1].Headers[contracts.HeaderCorrelationID]
 	if !uuidRE.MatchString(a) || a != b {
 		t.Errorf("correlation ids %q and %q, want one fresh UUID for the batch", a, b)
 	}
@@ -125,14 +115,14 @@ func TestPublishWithoutCorrelationSharesAFreshOne(t *testing.T) {
 
 func TestPublishRefusesInvalidEventsAndPublishesNothing(t *testing.T) {
 	t.Parallel()
-	rec := &recordingPublisher{}
+	rec := &eventbustest.Records{}
 	pub := eventbus.NewPublisher(rec, "s")
 	err := pub.Publish(context.Background(), contracts.LoggingAction{ServiceName: "s", Action: "a"}, contracts.InventoryEmpty{})
 	if !errors.Is(err, contracts.ErrInvalid) {
 		t.Fatalf("err = %v, want contracts.ErrInvalid", err)
 	}
-	if len(rec.batches) != 0 {
-		t.Errorf("published %v, want nothing", rec.batches)
+	if calls := rec.Calls(); len(calls) != 0 {
+		t.Errorf("published %v, want nothing", calls)
 	}
 }
 
@@ -237,7 +227,7 @@ func TestRecordsCarryTheTraceOfTheirContext(t *testing.T) {
 		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
 		TraceFlags: trace.FlagsSampled,
 	})
-	pub := eventbus.NewPublisher(&recordingPublisher{}, "s")
+	pub := eventbus.NewPublisher(&eventbustest.Records{}, "s")
 	for ctx, want := range map[context.Context]string{
 		trace.ContextWithSpanContext(context.Background(), sc): "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 		context.Background(): "",

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/kafka"
 )
 
@@ -119,23 +119,6 @@ func TestChainOrder(t *testing.T) {
 	}
 }
 
-// recordingPublisher is a hand-written fake that records what was published.
-type recordingPublisher struct {
-	mu      sync.Mutex
-	records []kafka.Record
-	err     error
-}
-
-func (p *recordingPublisher) Publish(_ context.Context, rs ...kafka.Record) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err != nil {
-		return p.err
-	}
-	p.records = append(p.records, rs...)
-	return nil
-}
-
 func TestDeadLetter(t *testing.T) {
 	t.Parallel()
 	msg := &kafka.Message{Topic: "orders", Partition: 2, Offset: 41, Key: []byte("k"), Value: []byte("not json"),
@@ -143,17 +126,18 @@ func TestDeadLetter(t *testing.T) {
 
 	t.Run("permanent error is parked and reported handled", func(t *testing.T) {
 		t.Parallel()
-		pub := &recordingPublisher{}
+		pub := &eventbustest.Records{}
 		h := kafka.DeadLetter(pub, "dlt", "g1", zap.NewNop())(func(context.Context, *kafka.Message) error {
 			return kafka.Permanent(errors.New("orderId: required"))
 		})
 		if err := h(context.Background(), msg); err != nil {
 			t.Fatalf("err = %v, want nil so the partition moves on", err)
 		}
-		if len(pub.records) != 1 {
-			t.Fatalf("published %d records, want 1", len(pub.records))
+		records := pub.Published()
+		if len(records) != 1 {
+			t.Fatalf("published %d records, want 1", len(records))
 		}
-		r := pub.records[0]
+		r := records[0]
 		want := map[string]string{
 			"correlation-id":               "c-1",
 			kafka.HeaderDLTOriginTopic:     "orders",
@@ -177,19 +161,19 @@ func TestDeadLetter(t *testing.T) {
 
 	t.Run("transient error passes through", func(t *testing.T) {
 		t.Parallel()
-		pub := &recordingPublisher{}
+		pub := &eventbustest.Records{}
 		h := kafka.DeadLetter(pub, "dlt", "g1", zap.NewNop())(func(context.Context, *kafka.Message) error { return errTransient })
 		if err := h(context.Background(), msg); !errors.Is(err, errTransient) {
 			t.Fatalf("err = %v, want %v", err, errTransient)
 		}
-		if len(pub.records) != 0 {
-			t.Errorf("published %d records, want none", len(pub.records))
+		if n := len(pub.Published()); n != 0 {
+			t.Errorf("published %d records, want none", n)
 		}
 	})
 
 	t.Run("failed dead-letter publish is an error", func(t *testing.T) {
 		t.Parallel()
-		pub := &recordingPublisher{err: errors.New("dlt unavailable")}
+		pub := &eventbustest.Records{Fail: func(int) error { return errors.New("dlt unavailable") }}
 		h := kafka.DeadLetter(pub, "dlt", "g1", zap.NewNop())(func(context.Context, *kafka.Message) error {
 			return kafka.Permanent(errors.New("bad"))
 		})

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 )
@@ -201,7 +202,7 @@ func TestMiddlewareLogsTheTrace(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	calls := 0
 	h := kafka.Chain(failing(2, errTransient, &calls),
-		kafka.DeadLetter(&recordingPublisher{}, "dlt", "group", zap.New(core)),
+		kafka.DeadLetter(&eventbustest.Records{}, "dlt", "group", zap.New(core)),
 		kafka.Retry(fastRetry(2), zap.New(core)))
 	if err := h(ctx, &kafka.Message{Topic: "t"}); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,18 +8,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/metricstest"
 	"github.com/eventshop/eventshop/services/order-service/internal/orders"
 )
 
-// acknowledging is a publisher that acknowledges every event.
-type acknowledging struct{}
-
-func (acknowledging) Publish(context.Context, ...contracts.Event) error { return nil }
-
 func TestMetricsCountOrdersPlacedBySource(t *testing.T) {
 	t.Parallel()
-	placer := orders.NewService(acknowledging{}, func() string { return "1" }, time.Second, zap.NewNop())
+	placer := orders.NewService(&eventbustest.Events{}, func() string { return "1" }, time.Second, zap.NewNop())
 	reg := prometheus.NewRegistry()
 	if err := registerMetrics(reg, placer); err != nil {
 		t.Fatal(err)

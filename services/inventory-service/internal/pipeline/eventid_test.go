@@ -30,12 +30,12 @@ func TestEventsAppliedAgainKeepTheirIDs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
-		before := len(f.pub.records)
+		before := len(f.pub.Published())
 		if err := handle(context.Background(), msgs); err != nil {
 			t.Fatalf("handle: %v", err)
 		}
 		var ids []string
-		for _, rec := range f.pub.records[before:] {
+		for _, rec := range f.pub.Published()[before:] {
 			if rec.Topic == contracts.TopicNewLoggingAction || rec.Topic == contracts.TopicInventoryEmpty {
 				ids = append(ids, rec.Headers[contracts.HeaderEventID])
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
 )
@@ -137,20 +138,12 @@ func TestLongBatchesMakeSeveralRecords(t *testing.T) {
 	}
 }
 
-// capture is a Publisher that keeps what it is given.
-type capture struct{ records []kafka.Record }
-
-func (c *capture) Publish(_ context.Context, recs ...kafka.Record) error {
-	c.records = append(c.records, recs...)
-	return nil
-}
-
 // TestSplitDeadLettersAnOrderTooLongForItsRecords splits a batch holding an
 // order whose product id alone is longer than a reservations record should
 // be: it goes to the dead-letter topic, and the order beside it is split.
 func TestSplitDeadLettersAnOrderTooLongForItsRecords(t *testing.T) {
 	t.Parallel()
-	pub := &capture{}
+	pub := &eventbustest.Records{}
 	p := benchPipeline(pub)
 	huge := contracts.SampleOrder()
 	huge.OrderID = "HUGE"
@@ -167,7 +160,7 @@ func TestSplitDeadLettersAnOrderTooLongForItsRecords(t *testing.T) {
 		t.Fatalf("split: %v", err)
 	}
 	var dead, reservations int
-	for _, r := range pub.records {
+	for _, r := range pub.Published() {
 		switch r.Topic {
 		case "dlt":
 			dead++

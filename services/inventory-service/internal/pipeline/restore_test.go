@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
@@ -70,11 +70,12 @@ func TestRestoreTenThousandProducts(t *testing.T) {
 	if err := handle(context.Background(), msgs); err != nil {
 		t.Fatalf("handle: %v", err)
 	}
-	got := f.pub.states(t, f.topics.Stock)
+	published := f.pub.Published()
+	got := states(t, published, f.topics.Stock)
 	if !maps.EqualFunc(got, want, equalProducts) {
 		t.Errorf("state published after the restore:\n%v\nwant\n%v", got, want)
 	}
-	if n := f.pub.count(contracts.TopicNewLoggingAction); n != len(want) {
+	if n := count(published, contracts.TopicNewLoggingAction); n != len(want) {
 		t.Errorf("%d logging actions, want %d: one per line applied, none for a line skipped", n, len(want))
 	}
 }
@@ -92,12 +93,12 @@ func BenchmarkRestore(b *testing.B) {
 }
 
 // restoreFixture is a pipeline on a broker whose stock changelog holds the
-// state of many products on partition 0, and which publishes to a recorder.
+// state of many products on partition 0, and which publishes to pub.
 type restoreFixture struct {
 	pipe   *pipeline.Pipeline
 	topics pipeline.Topics
 	claim  kafka.Claim
-	pub    *recorder
+	pub    *eventbustest.Records
 	logs   *observer.ObservedLogs
 	offset int64 // of the next reservation message made up
 }
@@ -122,7 +123,7 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 	}
 	tb.Cleanup(func() { _ = reader.Close() })
 	core, logs := observer.New(zap.InfoLevel)
-	pub := &recorder{}
+	pub := &eventbustest.Records{}
 	pipe := pipeline.New(set, pub, eventbus.NewPublisher(pub, contracts.ServiceInventory), reader,
 		kafka.DeadLetters{Topic: kafka.DefaultDeadLetterTopic, Group: group}, zap.New(core))
 
@@ -196,24 +197,10 @@ func equalProducts(a, b inventory.Product) bool {
 	return a.Stock == b.Stock && a.Lines == b.Lines && a.Refills == b.Refills && maps.Equal(a.Applied, b.Applied)
 }
 
-// recorder is a kafka.Publisher that keeps what it is given.
-type recorder struct {
-	mu      sync.Mutex
-	records []kafka.Record
-}
-
-func (r *recorder) Publish(_ context.Context, recs ...kafka.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.records = append(r.records, recs...)
-	return nil
-}
-
-func (r *recorder) count(topic string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// count returns how many of recs are on topic.
+func count(recs []kafka.Record, topic string) int {
 	n := 0
-	for _, rec := range r.records {
+	for _, rec := range recs {
 		if rec.Topic == topic {
 			n++
 		}
@@ -221,13 +208,11 @@ func (r *recorder) count(topic string) int {
 	return n
 }
 
-// states returns the last state published for each product on topic.
-func (r *recorder) states(tb testing.TB, topic string) map[string]inventory.Product {
+// states returns the last state recs hold for each product on topic.
+func states(tb testing.TB, recs []kafka.Record, topic string) map[string]inventory.Product {
 	tb.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := map[string]inventory.Product{}
-	for _, rec := range r.records {
+	for _, rec := range recs {
 		if rec.Topic != topic {
 			continue
 		}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
@@ -56,21 +56,13 @@ func TestPublishThatKeepsFailingGivesWayToARebalanceOrAStop(t *testing.T) {
 
 var errLeaderAway = errors.New("kafka: publish: leader not available")
 
-// failingPublisher fails every publish.
-type failingPublisher struct{ attempts atomic.Int32 }
-
-func (p *failingPublisher) Publish(context.Context, ...kafka.Record) error {
-	p.attempts.Add(1)
-	return errLeaderAway
-}
-
 // failingInventory is an inventory's consumer group on a broker, whose
 // members publish with pub.
 type failingInventory struct {
 	kcfg  kafka.Config
 	set   pipeline.Settings
 	group kafka.GroupConfig
-	pub   *failingPublisher
+	pub   *eventbustest.Records // fails every publish
 }
 
 func newFailingInventory(t *testing.T) *failingInventory {
@@ -98,7 +90,7 @@ func newFailingInventory(t *testing.T) *failingInventory {
 	// Handlers' contexts end three quarters into this: only the consumer
 	// saying it is stopping can end a retry sooner.
 	gc.ShutdownTimeout = 30 * time.Second
-	return &failingInventory{kcfg: kcfg, set: set, group: gc, pub: &failingPublisher{}}
+	return &failingInventory{kcfg: kcfg, set: set, group: gc, pub: &eventbustest.Records{Fail: func(int) error { return errLeaderAway }}}
 }
 
 // member is one running member of a failingInventory.
@@ -161,6 +153,6 @@ func (f *failingInventory) placeOrderAndWaitForRetries(t *testing.T) {
 	if err := p.Publish(context.Background(), order); err != nil {
 		t.Fatal(err)
 	}
-	kafkatest.Eventually(t, time.Minute, func() bool { return f.pub.attempts.Load() >= 2 },
+	kafkatest.Eventually(t, time.Minute, func() bool { return len(f.pub.Calls()) >= 2 },
 		"the order's split was not retried")
 }

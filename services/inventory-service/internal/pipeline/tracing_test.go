@@ -58,7 +58,7 @@ func TestEachOrderKeepsItsTraceThroughTheReservations(t *testing.T) {
 	}
 	batch(kafka.Claim{Topic: f.topics.Orders, Partition: 0}, orders)
 	var reservations []*kafka.Message
-	for _, r := range f.pub.records {
+	for _, r := range f.pub.Published() {
 		if r.Topic == f.topics.Reservations {
 			reservations = append(reservations, &kafka.Message{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers})
 		}
@@ -73,7 +73,7 @@ func TestEachOrderKeepsItsTraceThroughTheReservations(t *testing.T) {
 		spans[s.SpanContext().SpanID()] = s
 	}
 	events := 0
-	for _, r := range f.pub.records {
+	for _, r := range f.pub.Published() {
 		if r.Topic != contracts.TopicNewLoggingAction {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/services/order-service/internal/httpapi"
 )
 
@@ -51,7 +52,7 @@ func FuzzPostOrder(f *testing.F) {
 		}
 		want := expectedAnswer(r.Method, contentType, sent, tooLarge)
 
-		pub := &recordingPublisher{}
+		pub := &eventbustest.Events{}
 		w := httptest.NewRecorder()
 		api(pub, time.Minute).ServeHTTP(w, r)
 
@@ -98,7 +99,7 @@ type answer struct {
 var newOrderAction = contracts.LoggingAction{ServiceName: "order-service", Action: "new-order"}
 
 // generatedID is the id the handler gives the first order without one, with
-// sequentialIDs.
+// eventbustest.SequentialIDs.
 const generatedID = "ORDER-1"
 
 // expectedAnswer works out the answer from the package's documentation: the

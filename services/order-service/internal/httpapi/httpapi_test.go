@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,17 +10,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/httpserver"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/services/order-service/internal/httpapi"
@@ -41,41 +38,6 @@ func withLine(line string) string {
 	return `{"orderId":"O-1","customerId":"C-1","products":[` + line + `]}`
 }
 
-// recordingPublisher records every Publish call and answers with err.
-type recordingPublisher struct {
-	err error
-
-	mu    sync.Mutex
-	calls [][]contracts.Event
-}
-
-func (p *recordingPublisher) Publish(_ context.Context, events ...contracts.Event) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls = append(p.calls, slices.Clone(events))
-	return p.err
-}
-
-func (p *recordingPublisher) Calls() [][]contracts.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.calls)
-}
-
-// blockingPublisher never gets an acknowledgement: it waits for ctx to end.
-type blockingPublisher struct{}
-
-func (blockingPublisher) Publish(ctx context.Context, _ ...contracts.Event) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
-
-// sequentialIDs returns an id generator giving "1", "2", "3", ...
-func sequentialIDs() func() string {
-	var n atomic.Int64
-	return func() string { return strconv.FormatInt(n.Add(1), 10) }
-}
-
 // request describes a call of the API. Zero fields mean POST with
 // Content-Type application/json.
 type request struct {
@@ -91,7 +53,7 @@ const path = "/orders"
 // it: its routes on a mux, behind httpserver.JSONNotAllowed.
 func api(pub orders.Publisher, publishTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
-	httpapi.Register(mux, orders.NewService(pub, sequentialIDs(), publishTimeout, zap.NewNop()), zap.NewNop())
+	httpapi.Register(mux, orders.NewService(pub, eventbustest.SequentialIDs(), publishTimeout, zap.NewNop()), zap.NewNop())
 	return httpserver.JSONNotAllowed(mux)
 }
 
@@ -165,7 +127,7 @@ func TestPostOrderPlacesAValidOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &recordingPublisher{}
+			pub := &eventbustest.Events{}
 			w := serve(t, pub, time.Minute, tt.req)
 
 			if w.Code != http.StatusAccepted {
@@ -326,7 +288,7 @@ func TestPostOrderRejectsABadRequestAndPublishesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &recordingPublisher{}
+			pub := &eventbustest.Events{}
 			w := serve(t, pub, time.Minute, tt.req)
 
 			if w.Code != tt.wantStatus {
@@ -359,8 +321,8 @@ func TestPostOrderAnswers503WhenKafkaIsUnavailable(t *testing.T) {
 		name string
 		pub  orders.Publisher
 	}{
-		{name: "publish failed", pub: &recordingPublisher{err: errors.New("kafka: publish: not enough in-sync replicas")}},
-		{name: "publish timed out", pub: blockingPublisher{}},
+		{name: "publish failed", pub: &eventbustest.Events{Fail: func(int) error { return errors.New("kafka: publish: not enough in-sync replicas") }}},
+		{name: "publish timed out", pub: eventbustest.Blocking[contracts.Event]{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -390,7 +352,7 @@ func TestPostOrderAnswers503WhenKafkaIsUnavailable(t *testing.T) {
 // it before sending anything, and the client hears 413, not "retry".
 func TestPostOrderTooLargeForKafka(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{err: fmt.Errorf("place order: %w", kafka.ErrRecordTooLarge)}
+	pub := &eventbustest.Events{Fail: func(int) error { return fmt.Errorf("place order: %w", kafka.ErrRecordTooLarge) }}
 	w := serve(t, pub, time.Second, request{body: sampleBody})
 	if w.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status = %d, want 413; body %s", w.Code, w.Body)
@@ -404,7 +366,7 @@ func TestPostOrderListsALimitedNumberOfProblems(t *testing.T) {
 	t.Parallel()
 	const lines = 50
 	bad := strings.Repeat(`{"productId":"P","quantity":0,"totalPrice":1},`, lines)
-	pub := &recordingPublisher{}
+	pub := &eventbustest.Events{}
 	w := serve(t, pub, time.Minute, request{body: withLine(strings.TrimSuffix(bad, ","))})
 
 	if w.Code != http.StatusBadRequest {
@@ -442,7 +404,7 @@ func (timedOutBody) Read([]byte) (int, error) {
 // slow, and is told so without the server's socket addresses.
 func TestPostOrderAnswers408ForABodyCutByTheReadTimeout(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{}
+	pub := &eventbustest.Events{}
 	r := httptest.NewRequest(http.MethodPost, path, timedOutBody{})
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/services/order-service/internal/orders"
 )
 
@@ -19,9 +20,9 @@ const testTimeout = 10 * time.Second
 
 func TestPlacePublishesTheOrderAndItsLoggingActionInOneBatch(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{}
+	pub := &eventbustest.Events{}
 	core, logs := observer.New(zapcore.InfoLevel)
-	svc := orders.NewService(pub, sequentialIDs(), testTimeout, zap.New(core))
+	svc := orders.NewService(pub, eventbustest.SequentialIDs(), testTimeout, zap.New(core))
 
 	order := sampleOrder("ORDER-42")
 	if err := svc.Place(context.Background(), order, orders.SourceHTTP); err != nil {
@@ -58,8 +59,8 @@ func TestPlaceRefusesAnInvalidOrderAndPublishesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &recordingPublisher{}
-			svc := orders.NewService(pub, sequentialIDs(), testTimeout, zap.NewNop())
+			pub := &eventbustest.Events{}
+			svc := orders.NewService(pub, eventbustest.SequentialIDs(), testTimeout, zap.NewNop())
 			order := sampleOrder("ORDER-1")
 			tt.edit(&order)
 
@@ -81,9 +82,9 @@ func TestPlaceRefusesAnInvalidOrderAndPublishesNothing(t *testing.T) {
 func TestPlaceReturnsThePublishError(t *testing.T) {
 	t.Parallel()
 	errBroker := errors.New("broker down")
-	pub := &recordingPublisher{fail: func(int) error { return errBroker }}
+	pub := &eventbustest.Events{Fail: func(int) error { return errBroker }}
 	core, logs := observer.New(zapcore.InfoLevel)
-	svc := orders.NewService(pub, sequentialIDs(), testTimeout, zap.New(core))
+	svc := orders.NewService(pub, eventbustest.SequentialIDs(), testTimeout, zap.New(core))
 
 	err := svc.Place(context.Background(), sampleOrder("ORDER-7"), orders.SourceSimulator)
 	if !errors.Is(err, errBroker) {
@@ -96,7 +97,7 @@ func TestPlaceReturnsThePublishError(t *testing.T) {
 
 func TestPlaceGivesUpAfterThePublishTimeout(t *testing.T) {
 	t.Parallel()
-	svc := orders.NewService(blockingPublisher{}, sequentialIDs(), 10*time.Millisecond, zap.NewNop())
+	svc := orders.NewService(eventbustest.Blocking[contracts.Event]{}, eventbustest.SequentialIDs(), 10*time.Millisecond, zap.NewNop())
 
 	// Without the timeout Place would wait for ever; the test's own deadline
 	// is the backstop.
@@ -108,7 +109,7 @@ func TestPlaceGivesUpAfterThePublishTimeout(t *testing.T) {
 
 func TestNewOrderIDPrefixesAFreshID(t *testing.T) {
 	t.Parallel()
-	svc := orders.NewService(&recordingPublisher{}, sequentialIDs(), testTimeout, zap.NewNop())
+	svc := orders.NewService(&eventbustest.Events{}, eventbustest.SequentialIDs(), testTimeout, zap.NewNop())
 	for _, want := range []string{"ORDER-1", "ORDER-2"} {
 		if got := svc.NewOrderID(); got != want {
 			t.Errorf("NewOrderID() = %q, want %q", got, want)
@@ -121,13 +122,13 @@ func TestNewOrderIDPrefixesAFreshID(t *testing.T) {
 // published count, each under its source.
 func TestPlacedCountsAcknowledgedOrdersBySource(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{fail: func(call int) error {
+	pub := &eventbustest.Events{Fail: func(call int) error {
 		if call == 3 {
 			return errors.New("broker down")
 		}
 		return nil
 	}}
-	svc := orders.NewService(pub, sequentialIDs(), testTimeout, zap.NewNop())
+	svc := orders.NewService(pub, eventbustest.SequentialIDs(), testTimeout, zap.NewNop())
 	invalid := sampleOrder("ORDER-BAD")
 	invalid.Products = nil
 	for _, place := range []struct {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/services/order-service/internal/orders"
 )
 
@@ -20,7 +21,7 @@ import (
 // fails the test unless it returned nil.
 func startSimulator(t *testing.T, pub orders.Publisher, interval time.Duration, log *zap.Logger) (stop func()) {
 	t.Helper()
-	svc := orders.NewService(pub, sequentialIDs(), testTimeout, log)
+	svc := orders.NewService(pub, eventbustest.SequentialIDs(), testTimeout, log)
 	sim := orders.NewSimulator(svc, interval, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -48,10 +49,10 @@ func startSimulator(t *testing.T, pub orders.Publisher, interval time.Duration, 
 }
 
 // awaitCall waits for the publisher's next call and returns its number.
-func awaitCall(t *testing.T, pub *recordingPublisher) int {
+func awaitCall(t *testing.T, pub *eventbustest.Events) int {
 	t.Helper()
 	select {
-	case n := <-pub.notify:
+	case n := <-pub.Notify:
 		return n
 	case <-time.After(testTimeout):
 		t.Fatal("no order was published")
@@ -61,7 +62,7 @@ func awaitCall(t *testing.T, pub *recordingPublisher) int {
 
 func TestSimulatorPlacesTheSampleOrderUnderFreshIDsEachTick(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{notify: make(chan int)}
+	pub := &eventbustest.Events{Notify: make(chan int)}
 	stop := startSimulator(t, pub, time.Millisecond, zap.NewNop())
 	for range 3 {
 		awaitCall(t, pub)
@@ -82,7 +83,7 @@ func TestSimulatorPlacesTheSampleOrderUnderFreshIDsEachTick(t *testing.T) {
 
 func TestSimulatorPlacesTheFirstOrderAtStart(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{notify: make(chan int)}
+	pub := &eventbustest.Events{Notify: make(chan int)}
 	// An hour-long interval: an order arriving within the test's timeout
 	// can only be the one placed at start.
 	stop := startSimulator(t, pub, time.Hour, zap.NewNop())
@@ -98,9 +99,9 @@ func TestSimulatorPlacesTheFirstOrderAtStart(t *testing.T) {
 func TestSimulatorLogsAFailedOrderAndKeepsGoing(t *testing.T) {
 	t.Parallel()
 	errBroker := errors.New("broker down")
-	pub := &recordingPublisher{
-		notify: make(chan int),
-		fail: func(call int) error {
+	pub := &eventbustest.Events{
+		Notify: make(chan int),
+		Fail: func(call int) error {
 			if call == 1 {
 				return errBroker
 			}
@@ -127,8 +128,8 @@ func TestSimulatorLogsAFailedOrderAndKeepsGoing(t *testing.T) {
 
 func TestSimulatorWithIntervalZeroIsOff(t *testing.T) {
 	t.Parallel()
-	pub := &recordingPublisher{}
-	svc := orders.NewService(pub, sequentialIDs(), testTimeout, zap.NewNop())
+	pub := &eventbustest.Events{}
+	svc := orders.NewService(pub, eventbustest.SequentialIDs(), testTimeout, zap.NewNop())
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 
