@@ -28,6 +28,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"github.com/mattn/go-shellwords"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -55,48 +57,7 @@ func TestDockerfiles(t *testing.T) {
 
 func checkServiceImage(t *testing.T, root string, project *types.Project, name string) {
 	dockerfile := filepath.Join(root, "services", name, "Dockerfile")
-	src, err := os.ReadFile(dockerfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stages, err := parseDockerfile(string(src))
-	if err != nil {
-		t.Fatalf("%s: %v", dockerfile, err)
-	}
-	if len(stages) < 2 {
-		t.Fatalf("%s: %d stage(s), want a build stage and a small final stage", dockerfile, len(stages))
-	}
-
-	// The build stages, replayed in order; each leaves its file system.
-	built := map[string]string{}
-	for i, st := range stages[:len(stages)-1] {
-		goVersion, err := goImageVersion(st.Image)
-		if err != nil {
-			t.Fatalf("stage %d (line %d): %v", i, st.Line, err)
-		}
-		r := newReplay(t, root)
-		for _, in := range st.Instructions {
-			if err := r.do(in); err != nil {
-				t.Fatalf("%s: %v", dockerfile, err)
-			}
-		}
-		checkGoDirectives(t, r.fs, st.Image, goVersion)
-		built[strconv.Itoa(i)] = r.fs
-		if st.Name != "" {
-			built[st.Name] = r.fs
-		}
-	}
-
-	final := stages[len(stages)-1]
-	if err := checkRuntimeImage(final); err != nil {
-		t.Errorf("%s: final stage: %v", dockerfile, err)
-	}
-	img, err := readFinalStage(final, built)
-	if err != nil {
-		t.Fatalf("%s: final stage: %v", dockerfile, err)
-	}
-
-	checkStaticBinary(t, img.binary, moduleOf(t, filepath.Join(root, "services", name, "go.mod")))
+	img := serviceImage(t, root, name)
 	settings := readSettings(t, img.binary)
 
 	httpAddr := settings.defaults["HTTP_ADDR"]
@@ -138,6 +99,98 @@ func checkServiceImage(t *testing.T, root string, project *types.Project, name s
 		if int(p.Target) != port {
 			t.Errorf("docker-compose.yml: %s publishes container port %d, but the service listens on %d", name, p.Target, port)
 		}
+	}
+}
+
+// platform is an image's operating system and architecture, as
+// `docker buildx build --platform` names it: linux/arm64.
+type platform struct{ os, arch string }
+
+func (p platform) String() string { return p.os + "/" + p.arch }
+
+// serviceImage reads the service's Dockerfile with BuildKit, replays the
+// build stages for this machine and returns the final stage with the binary
+// they built.
+func serviceImage(t *testing.T, root, name string) finalImage {
+	t.Helper()
+	dockerfile := filepath.Join(root, "services", name, "Dockerfile")
+	df, err := readDockerfile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(df.stages) < 2 {
+		t.Fatalf("%s: %d stage(s), want a build stage and a small final stage", dockerfile, len(df.stages))
+	}
+	// The build stages, replayed in order; each leaves its file system.
+	native := platform{"linux", runtime.GOARCH}
+	built := map[string]string{}
+	for i, st := range df.stages[:len(df.stages)-1] {
+		r := newReplay(t, root, df, native, native)
+		r.fs = t.TempDir()
+		image, err := r.expandFrom(st.BaseName)
+		if err != nil {
+			t.Fatalf("%s: stage %d (line %d): %v", dockerfile, i, lineOf(st.Location), err)
+		}
+		goVersion, err := goImageVersion(image)
+		if err != nil {
+			t.Fatalf("%s: stage %d (line %d): %v", dockerfile, i, lineOf(st.Location), err)
+		}
+		for _, cmd := range st.Commands {
+			if err := r.do(cmd); err != nil {
+				t.Fatalf("%s: %v", dockerfile, err)
+			}
+		}
+		checkGoDirectives(t, r.fs, image, goVersion)
+		built[strconv.Itoa(i)] = r.fs
+		if st.Name != "" {
+			built[st.Name] = r.fs
+		}
+	}
+
+	final := df.stages[len(df.stages)-1]
+	if err := checkRuntimeImage(final); err != nil {
+		t.Errorf("%s: final stage: %v", dockerfile, err)
+	}
+	img, err := readFinalStage(final, built, newReplay(t, root, df, native, native))
+	if err != nil {
+		t.Fatalf("%s: final stage: %v", dockerfile, err)
+	}
+	checkStaticBinary(t, img.binary, moduleOf(t, filepath.Join(root, "services", name, "go.mod")), native)
+	return img
+}
+
+// TestReplayRefusesWhatItCannotFollow checks that a build stage the replay
+// would get wrong is an error naming the instruction, not a pass.
+func TestReplayRefusesWhatItCannotFollow(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	tests := []struct{ name, src, want string }{
+		{"a heredoc", "RUN <<EOF\ngo build\nEOF\n", "line 2: RUN: heredocs cannot be replayed"},
+		{"a command other than go", "RUN apt-get update\n", "only go commands"},
+		{"commands joined by ;", "RUN go mod download; go build .\n", "only commands joined by &&"},
+		{"another RUN flag", "RUN --network=none go build .\n", "flag --network"},
+		{"a bind mount", "RUN --mount=type=bind,target=/src go build .\n", "a bind mount cannot be replayed"},
+		{"a source pattern", "COPY pkg/*.go /src/\n", "only plain paths"},
+		{"a source .dockerignore excludes", "COPY Makefile /src/\n", "excluded by .dockerignore"},
+		{"ADD", "ADD https://example.com/x /x\n", "line 2: ADD: cannot be replayed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			df, err := parseDockerfile("test", []byte("FROM golang:1.27.3 AS build\n"+tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newReplay(t, root, df, platform{"linux", runtime.GOARCH}, platform{"linux", runtime.GOARCH})
+			for _, cmd := range df.stages[0].Commands {
+				if err = r.do(cmd); err != nil {
+					break
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want one mentioning %q", err, tt.want)
+			}
+		})
 	}
 }
 
@@ -201,18 +254,18 @@ func checkGoDirectives(t *testing.T, stageFS, image string, have goVersion) {
 
 // checkRuntimeImage accepts a final stage that runs on distroless/static
 // or scratch, pinned, and not as root.
-func checkRuntimeImage(final stage) error {
-	if final.Image == "scratch" {
+func checkRuntimeImage(final instructions.Stage) error {
+	if final.BaseName == "scratch" {
 		return checkNonRoot(final, "")
 	}
-	ref, err := reference.ParseNormalizedNamed(final.Image)
+	ref, err := reference.ParseNormalizedNamed(final.BaseName)
 	if err != nil {
-		return fmt.Errorf("image %q: %w", final.Image, err)
+		return fmt.Errorf("image %q: %w", final.BaseName, err)
 	}
 	if !strings.HasPrefix(reference.Path(ref), "distroless/static") {
-		return fmt.Errorf("image %s: want gcr.io/distroless/static* or scratch for a static binary", final.Image)
+		return fmt.Errorf("image %s: want gcr.io/distroless/static* or scratch for a static binary", final.BaseName)
 	}
-	if err := checkPinned(final.Image); err != nil {
+	if err := checkPinned(final.BaseName); err != nil {
 		return fmt.Errorf("image %w", err)
 	}
 	tag := ""
@@ -224,14 +277,14 @@ func checkRuntimeImage(final stage) error {
 
 // checkNonRoot requires a USER other than root, or a :nonroot image whose
 // default user is not root.
-func checkNonRoot(final stage, tag string) error {
+func checkNonRoot(final instructions.Stage, tag string) error {
 	user := ""
 	if strings.Contains(tag, "nonroot") {
 		user = "nonroot"
 	}
-	for _, in := range final.Instructions {
-		if in.Cmd == "USER" {
-			user = in.Args
+	for _, cmd := range final.Commands {
+		if u, ok := cmd.(*instructions.UserCommand); ok {
+			user = u.User
 		}
 	}
 	name, _, _ := strings.Cut(user, ":")
@@ -252,60 +305,54 @@ type finalImage struct {
 
 // readFinalStage finds the entrypoint binary among the files the final stage
 // copies from the build stages, and reads its health check, ports and
-// environment.
-func readFinalStage(final stage, built map[string]string) (finalImage, error) {
+// environment; r expands the stage's variables.
+func readFinalStage(final instructions.Stage, built map[string]string, r *replay) (finalImage, error) {
 	img := finalImage{env: map[string]string{}}
 	copied := map[string]string{} // path in the image -> file on the host
-	for _, in := range final.Instructions {
-		switch in.Cmd {
-		case "COPY":
-			from, ok := in.flag("from")
-			if !ok {
+	for _, cmd := range final.Commands {
+		line := lineOf(cmd.Location())
+		if err := r.expandCommand(cmd); err != nil {
+			return img, fmt.Errorf("line %d: %w", line, err)
+		}
+		switch c := cmd.(type) {
+		case *instructions.CopyCommand:
+			if c.From == "" {
 				continue // from the build context: nothing the checks need
 			}
-			stageFS, ok := built[from]
+			stageFS, ok := built[c.From]
 			if !ok {
-				return img, fmt.Errorf("line %d: COPY --from=%s: no such build stage", in.Line, from)
+				return img, fmt.Errorf("line %d: COPY --from=%s: no such build stage", line, c.From)
 			}
-			words := strings.Fields(in.Args)
-			if len(words) != 2 {
-				return img, fmt.Errorf("line %d: COPY --from: want one source and one destination", in.Line)
+			if len(c.SourcePaths) != 1 {
+				return img, fmt.Errorf("line %d: COPY --from: want one source and one destination", line)
 			}
-			src, dest := words[0], words[1]
+			src, dest := c.SourcePaths[0], c.DestPath
 			if strings.HasSuffix(dest, "/") {
 				dest = path.Join(dest, path.Base(src))
 			}
 			copied[path.Clean(dest)] = filepath.Join(stageFS, filepath.FromSlash(src))
-		case "ENTRYPOINT":
-			args, err := in.exec()
-			if err != nil {
-				return img, err
+		case *instructions.EntrypointCommand:
+			if c.PrependShell {
+				return img, fmt.Errorf("line %d: ENTRYPOINT %s: want the exec form [\"...\"]", line, c.CmdLine)
 			}
-			img.entrypoint = args
-		case "HEALTHCHECK":
-			cmd, rest, _ := strings.Cut(in.Args, " ")
-			if cmd != "CMD" {
-				return img, fmt.Errorf("line %d: HEALTHCHECK %s: want CMD [...]", in.Line, in.Args)
+			img.entrypoint = c.CmdLine
+		case *instructions.HealthCheckCommand:
+			if test := c.Health.Test; len(test) < 2 || test[0] != "CMD" {
+				return img, fmt.Errorf("line %d: HEALTHCHECK %q: want CMD [...]", line, test)
 			}
-			args, err := instruction{Line: in.Line, Cmd: in.Cmd, Args: strings.TrimSpace(rest)}.exec()
-			if err != nil {
-				return img, err
-			}
-			img.healthcheck = args
-		case "EXPOSE":
-			for _, p := range strings.Fields(in.Args) {
+			img.healthcheck = c.Health.Test[1:]
+		case *instructions.ExposeCommand:
+			for _, p := range c.Ports {
 				n, err := strconv.Atoi(strings.TrimSuffix(p, "/tcp"))
 				if err != nil {
-					return img, fmt.Errorf("line %d: EXPOSE %s: %w", in.Line, p, err)
+					return img, fmt.Errorf("line %d: EXPOSE %s: %w", line, p, err)
 				}
 				img.exposed = append(img.exposed, n)
 			}
-		case "ENV":
-			env, err := parseEnv(in)
-			if err != nil {
-				return img, err
+		case *instructions.EnvCommand:
+			for _, kv := range c.Env {
+				img.env[kv.Key] = kv.Value
 			}
-			maps.Copy(img.env, env)
 		}
 	}
 	if len(img.entrypoint) == 0 {
@@ -325,10 +372,10 @@ func readFinalStage(final stage, built map[string]string) (finalImage, error) {
 	return img, nil
 }
 
-// checkStaticBinary checks that path is a static Linux executable built
-// from module with CGO disabled and -trimpath, as the image needs: the
+// checkStaticBinary checks that path is a static executable for target
+// built from module with CGO disabled and -trimpath, as the image needs: the
 // final stage has no C library and no loader.
-func checkStaticBinary(t *testing.T, path, module string) {
+func checkStaticBinary(t *testing.T, path, module string, target platform) {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
@@ -347,7 +394,7 @@ func checkStaticBinary(t *testing.T, path, module string) {
 	if info.Path != module {
 		t.Errorf("the binary is %s, want the service's main package %s", info.Path, module)
 	}
-	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "GOOS": "linux"}
+	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "GOOS": target.os, "GOARCH": target.arch}
 	for _, s := range info.Settings {
 		if v, ok := want[s.Key]; ok {
 			if s.Value != v {
@@ -443,16 +490,26 @@ func moduleOf(t *testing.T, gomod string) string {
 // directory stands for the stage's "/"; COPY takes files from the build
 // context (the repository) as .dockerignore filters it; RUN may run only the
 // go command, with the environment the stage sets and none of the caller's
-// Go settings, as in a fresh golang image.
+// Go settings, as in a fresh golang image. Words are expanded by BuildKit's
+// own shell lexer, with the stage's ENV and ARGs and the platform ARGs
+// BuildKit sets. With no file system (fs empty), the replay follows the
+// instructions without copying or running anything.
 type replay struct {
 	context string
 	ignore  *patternmatcher.PatternMatcher
 	fs      string
 	workdir string // in the stage, slash-separated
-	env     map[string]string
+	build   platform
+	lex     *shell.Lex
+	env     map[string]string // ENV
+	args    map[string]string // ARGs the stage declared, with their values
+	meta    map[string]string // ARGs before the first FROM
+	auto    map[string]string // the platform ARGs BuildKit gives every build
 }
 
-func newReplay(t *testing.T, context string) *replay {
+// newReplay returns a replay of a stage of df in a build on build for
+// target, without a file system.
+func newReplay(t *testing.T, context string, df dockerfile, build, target platform) *replay {
 	t.Helper()
 	f, err := os.Open(filepath.Join(context, ".dockerignore"))
 	if err != nil {
@@ -467,7 +524,51 @@ func newReplay(t *testing.T, context string) *replay {
 	if err != nil {
 		t.Fatalf(".dockerignore: %v", err)
 	}
-	return &replay{context: context, ignore: pm, fs: t.TempDir(), workdir: "/", env: map[string]string{}}
+	auto := map[string]string{
+		"BUILDPLATFORM": build.String(), "BUILDOS": build.os, "BUILDARCH": build.arch,
+		"TARGETPLATFORM": target.String(), "TARGETOS": target.os, "TARGETARCH": target.arch,
+	}
+	r := &replay{context: context, ignore: pm, workdir: "/", build: build, lex: shell.NewLex(df.escape),
+		env: map[string]string{}, args: map[string]string{}, meta: map[string]string{}, auto: auto}
+	for _, a := range df.metaArg {
+		for _, kv := range a.Args {
+			if kv.Value != nil {
+				r.meta[kv.Key] = *kv.Value
+			}
+		}
+	}
+	return r
+}
+
+// expandFrom expands the variables in a word of a FROM line: the platform
+// ARGs and those before the first FROM.
+func (r *replay) expandFrom(word string) (string, error) {
+	return r.expandWith(word, r.auto, r.meta)
+}
+
+// expand expands the variables in a word of the stage as BuildKit does:
+// the ARGs the stage declared, and its ENV over them.
+func (r *replay) expand(word string) (string, error) {
+	return r.expandWith(word, r.args, r.env)
+}
+
+func (r *replay) expandWith(word string, scopes ...map[string]string) (string, error) {
+	var vars []string
+	for _, m := range scopes {
+		for k, v := range m {
+			vars = append(vars, k+"="+v)
+		}
+	}
+	out, _, err := r.lex.ProcessWord(word, shell.EnvsFromSlice(vars))
+	return out, err
+}
+
+// expandCommand expands the words of cmd that BuildKit expands.
+func (r *replay) expandCommand(cmd instructions.Command) error {
+	if c, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+		return c.Expand(r.expand)
+	}
+	return nil
 }
 
 // host returns where a path inside the stage lives on this machine.
@@ -478,64 +579,56 @@ func (r *replay) host(p string) string {
 	return filepath.Join(r.fs, filepath.FromSlash(path.Clean(p)))
 }
 
-func (r *replay) do(in instruction) error {
-	var err error
-	switch in.Cmd {
-	case "WORKDIR":
-		if path.IsAbs(in.Args) {
-			r.workdir = path.Clean(in.Args)
-		} else {
-			r.workdir = path.Join(r.workdir, in.Args)
+func (r *replay) do(cmd instructions.Command) error {
+	err := r.expandCommand(cmd)
+	if err == nil {
+		switch c := cmd.(type) {
+		case *instructions.WorkdirCommand:
+			r.workdir = path.Join(r.workdir, c.Path) // an absolute path replaces it
+			if r.fs != "" {
+				err = os.MkdirAll(r.host(r.workdir), 0o755)
+			}
+		case *instructions.EnvCommand:
+			for _, kv := range c.Env {
+				r.env[kv.Key] = kv.Value
+			}
+		case *instructions.ArgCommand:
+			for _, kv := range c.Args {
+				if v, ok := r.auto[kv.Key]; ok {
+					r.args[kv.Key] = v
+				} else if kv.Value != nil {
+					r.args[kv.Key] = *kv.Value
+				}
+			}
+		case *instructions.CopyCommand:
+			err = r.copy(c)
+		case *instructions.RunCommand:
+			err = r.run(c)
+		case *instructions.LabelCommand:
+		default:
+			err = errors.New("cannot be replayed here; teach deploy/docker's tests or do without it")
 		}
-		err = os.MkdirAll(r.host(r.workdir), 0o755)
-	case "ENV":
-		var env map[string]string
-		env, err = parseEnv(in)
-		maps.Copy(r.env, env)
-	case "COPY":
-		err = r.copy(in)
-	case "RUN":
-		err = r.run(in)
-	case "LABEL":
-	default:
-		err = fmt.Errorf("%s cannot be replayed here; teach deploy/docker's tests or do without it", in.Cmd)
 	}
 	if err != nil {
-		return fmt.Errorf("line %d: %s: %w", in.Line, in.Cmd, err)
+		return fmt.Errorf("line %d: %s: %w", lineOf(cmd.Location()), strings.ToUpper(cmd.Name()), err)
 	}
 	return nil
-}
-
-// parseEnv reads ENV KEY=VALUE ... (the KEY VALUE form is not supported).
-func parseEnv(in instruction) (map[string]string, error) {
-	words, err := shellwords.Parse(in.Args)
-	if err != nil {
-		return nil, fmt.Errorf("line %d: ENV: %w", in.Line, err)
-	}
-	env := map[string]string{}
-	for _, w := range words {
-		k, v, ok := strings.Cut(w, "=")
-		if !ok {
-			return nil, fmt.Errorf("line %d: ENV %s: want KEY=VALUE", in.Line, in.Args)
-		}
-		env[k] = v
-	}
-	return env, nil
 }
 
 // copy copies files from the build context, as Docker does: a directory's
 // contents (not the directory itself) into the destination, several sources
 // or a destination ending in / into a directory. An explicitly named file
 // that .dockerignore excludes is an error, as it is for Docker.
-func (r *replay) copy(in instruction) error {
-	if _, ok := in.flag("from"); ok {
+func (r *replay) copy(c *instructions.CopyCommand) error {
+	switch {
+	case c.From != "":
 		return errors.New("COPY --from in a build stage is not supported")
+	case len(c.SourceContents) > 0:
+		return errors.New("heredocs cannot be replayed")
+	case len(c.ExcludePatterns) > 0 || c.Parents:
+		return errors.New("--exclude and --parents are not supported")
 	}
-	words := strings.Fields(in.Args)
-	if len(words) < 2 {
-		return errors.New("want sources and a destination")
-	}
-	srcs, dest := words[:len(words)-1], words[len(words)-1]
+	srcs, dest := c.SourcePaths, c.DestPath
 	intoDir := len(srcs) > 1 || strings.HasSuffix(dest, "/")
 	for _, src := range srcs {
 		rel := path.Clean(strings.TrimPrefix(src, "/"))
@@ -549,6 +642,9 @@ func (r *replay) copy(in instruction) error {
 		}
 		from := filepath.Join(r.context, filepath.FromSlash(rel))
 		fi, err := os.Stat(from)
+		if err == nil && r.fs == "" {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("source %s: %w", src, err)
 		}
@@ -605,18 +701,36 @@ func copyFile(from, to string) error {
 }
 
 // run runs a RUN instruction: go commands, possibly joined by &&, with
-// leading VAR=value assignments. Absolute paths among the arguments are
-// paths in the stage and are mapped into it.
-func (r *replay) run(in instruction) error {
-	for _, f := range in.Flags {
-		if !strings.HasPrefix(f, "--mount=") {
-			return fmt.Errorf("flag %s is not supported", f)
+// leading VAR=value assignments, the stage's variables expanded. Absolute
+// paths among the arguments are paths in the stage and are mapped into it.
+func (r *replay) run(c *instructions.RunCommand) error {
+	for _, f := range c.FlagsUsed {
+		if f != "mount" {
+			return fmt.Errorf("flag --%s is not supported", f)
+		}
+	}
+	for _, m := range instructions.GetMounts(c) {
+		if m.Type != instructions.MountTypeCache {
+			return fmt.Errorf("a %s mount cannot be replayed", m.Type)
 		}
 		// Cache mounts only make rebuilds faster; the result is the same.
 	}
-	line := in.Args
+	if len(c.Files) > 0 {
+		return errors.New("heredocs cannot be replayed")
+	}
+	if !c.PrependShell {
+		return r.runGo(nil, slices.Clone(c.CmdLine))
+	}
+	line := strings.Join(c.CmdLine, " ")
 	for line != "" {
 		p := shellwords.NewParser()
+		p.ParseEnv = true
+		p.Getenv = func(k string) string {
+			if v, ok := r.env[k]; ok {
+				return v
+			}
+			return r.args[k]
+		}
 		assigns, args, err := p.ParseWithEnvs(line)
 		if err != nil {
 			return err
@@ -652,22 +766,27 @@ func (r *replay) runGo(assigns, args []string) error {
 	if len(args) == 0 || args[0] != "go" {
 		return fmt.Errorf("%q: only go commands can be replayed", strings.Join(args, " "))
 	}
-	for i, a := range args[1:] {
-		args[i+1] = r.mapPath(a)
-	}
 	env := map[string]string{
 		"GOENV": "off", // no user go env file, as in a fresh image
-		"GOOS":  "linux",
+		// The stage's go builds for the platform it runs on unless told.
+		"GOOS": r.build.os, "GOARCH": r.build.arch,
 	}
 	for _, k := range goEnvKept {
 		if v, ok := os.LookupEnv(k); ok {
 			env[k] = v
 		}
 	}
+	maps.Copy(env, r.args) // RUN sees the stage's ARGs as variables, and its ENV over them
 	maps.Copy(env, r.env)
 	for _, a := range assigns {
 		k, v, _ := strings.Cut(a, "=")
 		env[k] = v
+	}
+	if r.fs == "" {
+		return nil
+	}
+	for i, a := range args[1:] {
+		args[i+1] = r.mapPath(a)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
