@@ -126,6 +126,21 @@ chaos-inventory: ## Prove the inventory exact at full size: 21,000 orders (1,000
 devkafka: build ## Run the embedded broker on 127.0.0.1:29092
 	$(BIN)/devkafka
 
+# The service images for every platform: each build stage runs on the build
+# platform and Go cross-compiles for the target's. The tags are the names
+# Compose gives the images it builds (project eventshop). Without --load in
+# IMAGE_FLAGS the images stay in BuildKit's cache; --load of two platforms
+# needs Docker's containerd image store (or IMAGE_PLATFORMS=linux/amd64).
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+IMAGE_FLAGS ?=
+SERVICES := $(notdir $(wildcard services/*-service))
+
+.PHONY: images $(addprefix image-,$(SERVICES))
+images: $(addprefix image-,$(SERVICES)) ## Build the four service images for linux/amd64 and linux/arm64 with docker buildx (IMAGE_FLAGS=--load to keep them)
+
+$(addprefix image-,$(SERVICES)): image-%:
+	docker buildx build --platform $(IMAGE_PLATFORMS) $(IMAGE_FLAGS) -f services/$*/Dockerfile -t eventshop-$* .
+
 .PHONY: up
 up: ## Build the images and start Kafka, Redpanda Console, the services, Prometheus, Grafana and Jaeger in Docker
 	docker compose up --build -d

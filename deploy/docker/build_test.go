@@ -2,6 +2,7 @@ package docker_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"debug/buildinfo"
 	"debug/elf"
@@ -108,9 +109,13 @@ type platform struct{ os, arch string }
 
 func (p platform) String() string { return p.os + "/" + p.arch }
 
-// serviceImage reads the service's Dockerfile with BuildKit, replays the
-// build stages for this machine and returns the final stage with the binary
-// they built.
+// imagePlatforms are the platforms `make images` builds every image for.
+var imagePlatforms = []platform{{"linux", "amd64"}, {"linux", "arm64"}}
+
+// serviceImage reads the service's Dockerfile with BuildKit, checks that
+// every platform's build compiles for that platform on the build platform,
+// replays the build stages for this machine and returns the final stage
+// with the binary they built.
 func serviceImage(t *testing.T, root, name string) finalImage {
 	t.Helper()
 	dockerfile := filepath.Join(root, "services", name, "Dockerfile")
@@ -121,6 +126,12 @@ func serviceImage(t *testing.T, root, name string) finalImage {
 	if len(df.stages) < 2 {
 		t.Fatalf("%s: %d stage(s), want a build stage and a small final stage", dockerfile, len(df.stages))
 	}
+	for _, target := range imagePlatforms {
+		if err := checkCrossBuild(t, root, df, target); err != nil {
+			t.Errorf("%s: for %s: %v", dockerfile, target, err)
+		}
+	}
+
 	// The build stages, replayed in order; each leaves its file system.
 	native := platform{"linux", runtime.GOARCH}
 	built := map[string]string{}
@@ -157,6 +168,101 @@ func serviceImage(t *testing.T, root, name string) finalImage {
 	}
 	checkStaticBinary(t, img.binary, moduleOf(t, filepath.Join(root, "services", name, "go.mod")), native)
 	return img
+}
+
+// checkCrossBuild checks that the build stages of df, built for target,
+// run on the build platform and have Go compile for target: what lets
+// `docker buildx build --platform` cross-compile instead of emulating. The
+// build platform is this machine's; the stages' go commands are followed,
+// not run.
+func checkCrossBuild(t *testing.T, root string, df dockerfile, target platform) error {
+	build := platform{"linux", runtime.GOARCH}
+	builds := 0
+	for _, st := range df.stages[:len(df.stages)-1] {
+		r := newReplay(t, root, df, build, target)
+		runsOn, err := r.expandFrom(st.Platform)
+		if err != nil {
+			return err
+		}
+		if runsOn != build.String() {
+			return fmt.Errorf("line %d: stage %q runs on %s, not on the build platform %s: use FROM --platform=$BUILDPLATFORM",
+				lineOf(st.Location), st.Name, cmp.Or(runsOn, target.String()+" (the target's)"), build)
+		}
+		for _, cmd := range st.Commands {
+			if err := r.do(cmd); err != nil {
+				return err
+			}
+		}
+		for _, run := range r.goRuns {
+			if len(run.args) < 2 || run.args[1] != "build" {
+				continue
+			}
+			builds++
+			if got := (platform{run.env["GOOS"], run.env["GOARCH"]}); got != target {
+				return fmt.Errorf("go build compiles for %s: set GOOS and GOARCH from TARGETOS and TARGETARCH (ARG TARGETOS TARGETARCH)", got)
+			}
+		}
+	}
+	if builds == 0 {
+		return errors.New("no build stage runs go build")
+	}
+	return nil
+}
+
+// TestCrossBuildChecksCatchMistakes breaks the cross-compiling build stage
+// in the ways checkCrossBuild exists for.
+func TestCrossBuildChecksCatchMistakes(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	const final = "FROM scratch\nCOPY --from=build /out/app /app\nENTRYPOINT [\"/app\"]\n"
+	tests := []struct{ name, build, want string }{
+		{
+			name:  "cross-compiled",
+			build: "FROM --platform=$BUILDPLATFORM golang:1.27.3 AS build\nARG TARGETOS TARGETARCH\nRUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app .\n",
+		},
+		{
+			name:  "emulated",
+			build: "FROM golang:1.27.3 AS build\nARG TARGETOS TARGETARCH\nRUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app .\n",
+			want:  "not on the build platform",
+		},
+		{
+			name:  "built for the build platform",
+			build: "FROM --platform=$BUILDPLATFORM golang:1.27.3 AS build\nRUN go build -o /out/app .\n",
+			want:  "set GOOS and GOARCH from TARGETOS and TARGETARCH",
+		},
+		{
+			name:  "the target's variables not declared",
+			build: "FROM --platform=$BUILDPLATFORM golang:1.27.3 AS build\nRUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app .\n",
+			want:  "set GOOS and GOARCH",
+		},
+		{
+			name:  "no go build",
+			build: "FROM --platform=$BUILDPLATFORM golang:1.27.3 AS build\nRUN go mod download\n",
+			want:  "runs go build",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			df, err := parseDockerfile("test", []byte(tt.build+final))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []error
+			for _, target := range imagePlatforms {
+				if err := checkCrossBuild(t, root, df, target); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			err = errors.Join(errs...)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("err = %v, want none", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("err = %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
 }
 
 // TestReplayRefusesWhatItCannotFollow checks that a build stage the replay
@@ -505,6 +611,13 @@ type replay struct {
 	args    map[string]string // ARGs the stage declared, with their values
 	meta    map[string]string // ARGs before the first FROM
 	auto    map[string]string // the platform ARGs BuildKit gives every build
+	goRuns  []goRun           // the go commands, in order
+}
+
+// goRun is a go command as the replay ran it: its arguments and environment.
+type goRun struct {
+	args []string
+	env  map[string]string
 }
 
 // newReplay returns a replay of a stage of df in a build on build for
@@ -782,6 +895,7 @@ func (r *replay) runGo(assigns, args []string) error {
 		k, v, _ := strings.Cut(a, "=")
 		env[k] = v
 	}
+	r.goRuns = append(r.goRuns, goRun{args: slices.Clone(args), env: env})
 	if r.fs == "" {
 		return nil
 	}
@@ -811,4 +925,40 @@ func (r *replay) mapPath(arg string) string {
 		return flag + "=" + r.host(value)
 	}
 	return arg
+}
+
+// TestImagesTarget checks the commands `make images` runs: for every
+// service, docker buildx builds its Dockerfile, with the repository as
+// context, for every platform in imagePlatforms, under the name Compose
+// gives the image it builds (<project>-<service>).
+func TestImagesTarget(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	project := loadCompose(t, root)
+	cmd := exec.Command("make", "--no-print-directory", "-n", "images")
+	cmd.Dir = root
+	for _, kv := range os.Environ() { // the Makefile's defaults, not the caller's
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "IMAGE_") && !strings.Contains(k, "MAKE") && k != "MFLAGS" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n images: %v\n%s", err, out)
+	}
+	platforms := make([]string, len(imagePlatforms))
+	for i, p := range imagePlatforms {
+		platforms[i] = p.String()
+	}
+	var want, got []string
+	for _, name := range serviceNames(t, root) {
+		want = append(want, fmt.Sprintf("docker buildx build --platform %s -f services/%s/Dockerfile -t %s-%s .",
+			strings.Join(platforms, ","), name, project.Name, name))
+	}
+	for line := range strings.Lines(string(out)) {
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("make images runs\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
