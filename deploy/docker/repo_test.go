@@ -53,13 +53,15 @@ func serviceNames(t *testing.T, root string) []string {
 }
 
 // loadCompose loads docker-compose.yml as `docker compose` does, minus the
-// caller's environment and .env file, so the result depends on the file alone.
-func loadCompose(t *testing.T, root string) *types.Project {
+// caller's environment and .env file, so the result depends on the file
+// alone, and on env (KEY=value) when given.
+func loadCompose(t *testing.T, root string, env ...string) *types.Project {
 	t.Helper()
 	opts, err := cli.NewProjectOptions(
 		[]string{filepath.Join(root, "docker-compose.yml")},
 		cli.WithWorkingDirectory(root),
 		cli.WithResolvedPaths(true),
+		cli.WithEnv(env),
 	)
 	if err != nil {
 		t.Fatal(err)
