@@ -115,6 +115,11 @@ func TestComposeChecksCatchMistakes(t *testing.T) {
 			want:   "not the broker's service name",
 		},
 		{
+			name:   "a voter at localhost",
+			mutate: setEnv(brokerService, "KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093"),
+			want:   "voter 1@localhost:9093 is not at the broker's service name",
+		},
+		{
 			name:   "the host listener not published",
 			mutate: edit(brokerService, func(s *types.ServiceConfig) { s.Ports = nil }),
 			want:   "not published",
@@ -259,6 +264,9 @@ func checkCompose(p *types.Project, root string, services []string) []error {
 		report(brokerService, "%v", err)
 	}
 	errs = append(errs, checkHostListener(broker)...)
+	if err := checkVoterNames(broker); err != nil {
+		report(brokerService, "%v", err)
+	}
 	errs = append(errs, checkSingleNode(broker)...)
 	if err := checkBrokerVersion(broker, root); err != nil {
 		report(brokerService, "%v", err)
@@ -425,6 +433,27 @@ func checkHostListener(broker types.ServiceConfig) []error {
 	}
 	return []error{fmt.Errorf("%s: no listener advertises %s, where the tutorial's app and our binaries look by default",
 		brokerService, tutorialAddress)}
+}
+
+// checkVoterNames checks that the controller quorum's voters name the broker
+// by its service (or host) name, as the apache/kafka image's own examples
+// do, not localhost: an address only the broker's own container can use.
+func checkVoterNames(broker types.ServiceConfig) error {
+	voters, ok := env(broker, "KAFKA_CONTROLLER_QUORUM_VOTERS")
+	if !ok {
+		return errors.New("KAFKA_CONTROLLER_QUORUM_VOTERS is not set")
+	}
+	for voter := range strings.SplitSeq(voters, ",") {
+		_, addr, _ := strings.Cut(voter, "@")
+		host, _, err := splitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("KAFKA_CONTROLLER_QUORUM_VOTERS: voter %q: %w", voter, err)
+		}
+		if host != broker.Name && host != broker.Hostname {
+			return fmt.Errorf("KAFKA_CONTROLLER_QUORUM_VOTERS: voter %s is not at the broker's service name %q", voter, broker.Name)
+		}
+	}
+	return nil
 }
 
 // checkSingleNode checks the settings a one-broker cluster cannot work
