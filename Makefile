@@ -8,6 +8,12 @@ MODULES := $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go list -m -f '{{.Dir}}' 2>/dev/nu
 ifeq ($(strip $(MODULES)),)
 $(error cannot list the workspace's modules: run make from the repository root with Go 1.21 or newer, GOWORK not set to off; `go list -m` says: $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go list -m 2>&1 | head -n 3))
 endif
+# Test-only modules kept out of go.work: their dependencies (BuildKit,
+# compose-go) would otherwise raise the versions the services build and test
+# with in the workspace. Tested, vetted and tidied on their own (GOWORK=off).
+SOLO_MODULES := $(CURDIR)/deploy/docker
+# in_module, in a loop over $$mod, enters that module with the GOWORK it needs.
+in_module = cd $$mod && case " $(SOLO_MODULES) " in *" $$mod "*) export GOWORK=off;; esac
 # Every command to build into bin/: directory of its main package.
 CMDS := deploy/devkafka deploy/localrun $(wildcard services/*-service)
 CMDS += deploy/bench deploy/observability
@@ -34,9 +40,9 @@ build: ## Build every binary into bin/
 
 .PHONY: test
 test: observed-tools ## Run every module's tests with the race detector (embedded broker; no Docker)
-	@set -e; for mod in $(MODULES); do \
+	@set -e; for mod in $(MODULES) $(SOLO_MODULES); do \
 		echo "==> go test $(GOTEST_FLAGS) $${mod#$(CURDIR)/}/..."; \
-		(cd $$mod && KAFKA_BROKERS="$(TEST_KAFKA_BROKERS)" go test $(GOTEST_FLAGS) ./...); \
+		($(in_module) && KAFKA_BROKERS="$(TEST_KAFKA_BROKERS)" go test $(GOTEST_FLAGS) ./...); \
 	done
 
 # deploy/observability's tests run the real Prometheus, promtool and Jaeger.
@@ -66,9 +72,9 @@ kafka-down: ## Stop the local Apache Kafka and delete its data
 lint: ## Check formatting (gofmt), run go vet and govulncheck on every module
 	@out=$$("$$(go env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@set -e; for mod in $(MODULES); do \
+	@set -e; for mod in $(MODULES) $(SOLO_MODULES); do \
 		echo "==> go vet $${mod#$(CURDIR)/}/..."; \
-		(cd $$mod && go vet ./...); \
+		($(in_module) && go vet ./...); \
 	done
 	@bash deploy/tools/vulncheck.sh
 
@@ -82,7 +88,7 @@ vulndb-update: ## Move the vulnerability database pin (golang.org/x/vulndb) to i
 
 .PHONY: tidy
 tidy: ## Run go mod tidy in every module
-	@set -e; for mod in $(MODULES); do \
+	@set -e; for mod in $(MODULES) $(SOLO_MODULES); do \
 		echo "==> go mod tidy $${mod#$(CURDIR)/}"; \
 		(cd $$mod && GOWORK=off go mod tidy); \
 	done

@@ -937,8 +937,10 @@ func TestImagesTarget(t *testing.T) {
 	project := loadCompose(t, root)
 	cmd := exec.Command("make", "--no-print-directory", "-n", "images")
 	cmd.Dir = root
-	for _, kv := range os.Environ() { // the Makefile's defaults, not the caller's
-		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "IMAGE_") && !strings.Contains(k, "MAKE") && k != "MFLAGS" {
+	// The Makefile's defaults, not the caller's; GOWORK too, since this
+	// module's own tests run with GOWORK=off and make needs the workspace.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "IMAGE_") && !strings.Contains(k, "MAKE") && k != "MFLAGS" && k != "GOWORK" {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
