@@ -69,14 +69,27 @@ kafka-down: ## Stop the local Apache Kafka and delete its data
 	@bash deploy/kafka/kafka.sh down
 
 .PHONY: lint
-lint: ## Check formatting (gofmt), run go vet and govulncheck on every module
+lint: ## Check formatting (gofmt), run go vet, golangci-lint and govulncheck on every module
 	@out=$$("$$(go env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; for mod in $(MODULES) $(SOLO_MODULES); do \
 		echo "==> go vet $${mod#$(CURDIR)/}/..."; \
 		($(in_module) && go vet ./...); \
 	done
+	@$(MAKE) --no-print-directory golangci-lint
 	@bash deploy/tools/vulncheck.sh
+
+# golangci-lint is pinned in a tool module of its own, outside go.work, so
+# that its dependencies and govulncheck's (deploy/tools) do not move each
+# other's versions. It is built with GOTOOLCHAIN's Go, which it needs to load
+# go 1.27 code, and lints every module of the workspace in one run, with
+# .golangci.yml. Its cache (~/.cache/golangci-lint, or GOLANGCI_LINT_CACHE)
+# keeps the results of packages that did not change.
+.PHONY: golangci-lint
+golangci-lint: ## Run golangci-lint (.golangci.yml) over every module (go tool; the first build takes a minute or two)
+	@gl=$$(GOWORK=off go -C deploy/tools/golangci tool -n golangci-lint) && \
+	echo "==> $$("$$gl" version)" && \
+	"$$gl" run $(patsubst $(CURDIR)/%,./%/...,$(MODULES))
 
 .PHONY: vulncheck
 vulncheck: ## Scan every module with govulncheck against the pinned, offline vulnerability database
