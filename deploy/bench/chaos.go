@@ -129,8 +129,7 @@ func startKafkaBroker(ctx context.Context, script string, port int) (*kafkaBroke
 	}
 	k := &kafkaBroker{script: script, dir: dir, port: port}
 	if err := k.run(ctx, "up", "--port", strconv.Itoa(port)); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
 	return k, nil
 }
@@ -265,7 +264,9 @@ func writeChaos(w io.Writer, broker string, outcomes []outcome) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", o.scenario, broker, o.sent, o.processed, o.lost,
 			o.duplicated, o.deadLettered, duration(o.elapsed))
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	for _, o := range outcomes {
 		for _, n := range o.notes {
 			fmt.Fprintf(&buf, "%s: %s\n", o.scenario, n)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -216,9 +217,7 @@ func spoil(kind, topic string, i int) []byte {
 	switch kind {
 	case "random bytes":
 		b := make([]byte, 1+rand.IntN(200))
-		for j := range b {
-			b[j] = byte(rand.UintN(256))
-		}
+		crand.Read(b)
 		b[0] = 0xff // never valid JSON
 		return b
 	case "truncated JSON":

@@ -55,7 +55,7 @@ func (s *shop) start(ctx context.Context, name string) error {
 	case contracts.ServiceLogging:
 		onLine = s.tally.loggingLine
 	}
-	p, err := s.tb.startService(name, "json", onLine, s.env...)
+	p, err := s.tb.startService(ctx, name, "json", onLine, s.env...)
 	if err != nil {
 		return err
 	}

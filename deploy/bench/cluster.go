@@ -17,15 +17,6 @@ import (
 // offsets holds one offset per partition of each topic.
 type offsets map[string]map[int32]int64
 
-// sum adds up the offsets of topic.
-func (o offsets) sum(topic string) int64 {
-	var n int64
-	for _, off := range o[topic] {
-		n += off
-	}
-	return n
-}
-
 // cluster is the harness's own client of the Kafka cluster under test. It
 // reads high watermarks and consumer groups through sarama's ClusterAdmin and
 // records through plain partition consumers: it shares no code with the

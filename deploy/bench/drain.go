@@ -69,7 +69,7 @@ func runDrain(ctx context.Context, opts options) (res drainResult, err error) {
 
 	start := time.Now()
 	for _, name := range consumers {
-		if _, err := tb.startService(name, "console", nil); err != nil {
+		if _, err := tb.startService(ctx, name, "console", nil); err != nil {
 			return res, fmt.Errorf("drain: %w", err)
 		}
 	}

@@ -38,7 +38,7 @@ func runIngest(ctx context.Context, opts options) (res ingestResult, err error) 
 		return res, err
 	}
 	defer func() { err = errors.Join(err, tb.close()) }()
-	svc, err := tb.startService(contracts.ServiceOrder, "console", nil)
+	svc, err := tb.startService(ctx, contracts.ServiceOrder, "console", nil)
 	if err != nil {
 		return res, fmt.Errorf("ingest: %w", err)
 	}

@@ -60,7 +60,7 @@ func runLatency(ctx context.Context, opts options, rate int) (res latencyResult,
 	defer func() { err = errors.Join(err, tb.close()) }()
 
 	arr := newArrivals()
-	order, err := tb.startShop(arr)
+	order, err := tb.startShop(ctx, arr)
 	if err != nil {
 		return res, fmt.Errorf("latency: %w", err)
 	}
@@ -105,17 +105,17 @@ func runLatency(ctx context.Context, opts options, rate int) (res latencyResult,
 
 // startShop starts the four services with JSON logs, notification-service's
 // and logging-service's read into arr, and returns order-service.
-func (tb *testbed) startShop(arr *arrivals) (*service, error) {
+func (tb *testbed) startShop(ctx context.Context, arr *arrivals) (*service, error) {
 	readers := map[string]lineFunc{
 		contracts.ServiceNotification: arr.notificationLine,
 		contracts.ServiceLogging:      arr.loggingLine,
 	}
 	for _, name := range consumers {
-		if _, err := tb.startService(name, "json", readers[name]); err != nil {
+		if _, err := tb.startService(ctx, name, "json", readers[name]); err != nil {
 			return nil, err
 		}
 	}
-	return tb.startService(contracts.ServiceOrder, "json", nil)
+	return tb.startService(ctx, contracts.ServiceOrder, "json", nil)
 }
 
 // paceOrders posts orders at rate per second for d and returns the accepted

@@ -89,7 +89,7 @@ func (o options) runs(name string) bool { return slices.Contains(o.only, name) }
 
 // run parses args, runs the selected benchmarks and prints the table and the
 // machine line to out, also after a failure or Ctrl-C for what was measured.
-func run(ctx context.Context, args []string, out io.Writer) error {
+func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	opts, err := parseOptions(args, os.Stderr)
 	if err != nil {
 		return err
@@ -98,15 +98,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if opts.cpuProfile != "" {
-		f, err := os.Create(opts.cpuProfile)
-		if err != nil {
-			return err
+		f, createErr := os.Create(opts.cpuProfile)
+		if createErr != nil {
+			return createErr
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return errors.Join(err, f.Close())
 		}
-		defer pprof.StopCPUProfile()
+		// The profile is written as the harness stops; a failed Close can
+		// lose its end.
+		defer func() {
+			pprof.StopCPUProfile()
+			if closeErr := f.Close(); closeErr != nil {
+				err = errors.Join(err, fmt.Errorf("cpu profile: %w", closeErr))
+			}
+		}()
 	}
 	report := &table{}
 	runErr := runBenchmarks(ctx, opts, report, os.Stderr)

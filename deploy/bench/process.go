@@ -32,7 +32,9 @@ type process struct {
 // end, each line passed to onLine when it is not nil, so that the child never
 // blocks writing its log.
 func startProcess(name, path string, env []string, onLine lineFunc) (*process, error) {
-	cmd := exec.Command(path)
+	// The harness stops its children itself (stop: SIGTERM, then a kill
+	// after the grace period), not by cancelling a context.
+	cmd := exec.Command(path) //nolint:noctx // see above
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = sysProcAttr()
 	stdout, err := cmd.StdoutPipe()
@@ -124,7 +126,7 @@ func (p *process) peakRSS() (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("peak RSS of %s: %w", p.name, err)
 	}
-	n, err := parseVmHWM(status)
+	n, err := parseVMHWM(status)
 	if err != nil {
 		return 0, fmt.Errorf("peak RSS of %s: %w", p.name, err)
 	}
@@ -172,9 +174,9 @@ func parseCPUTime(stat []byte) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / clockTicks, nil
 }
 
-// parseVmHWM reads the VmHWM line of a /proc/PID/status file, which the
+// parseVMHWM reads the VmHWM line of a /proc/PID/status file, which the
 // kernel writes in kB (KiB), and returns it in bytes.
-func parseVmHWM(status []byte) (int64, error) {
+func parseVMHWM(status []byte) (int64, error) {
 	for line := range bytes.Lines(status) {
 		rest, ok := bytes.CutPrefix(line, []byte("VmHWM:"))
 		if !ok {

@@ -9,9 +9,9 @@ import (
 func TestParseVmHWM(t *testing.T) {
 	t.Parallel()
 	status := "Name:\tinventory-servi\nVmPeak:\t 1857700 kB\nVmHWM:\t   46304 kB\nVmRSS:\t   40000 kB\n"
-	got, err := parseVmHWM([]byte(status))
+	got, err := parseVMHWM([]byte(status))
 	if err != nil || got != 46304*1024 {
-		t.Errorf("parseVmHWM = %d, %v; want %d", got, err, 46304*1024)
+		t.Errorf("parseVMHWM = %d, %v; want %d", got, err, 46304*1024)
 	}
 	for name, bad := range map[string]string{
 		"no VmHWM line": "Name:\tx\nVmRSS:\t 1 kB\n",
@@ -20,8 +20,8 @@ func TestParseVmHWM(t *testing.T) {
 		"no unit":       "VmHWM:\t 12\n",
 		"empty status":  "",
 	} {
-		if n, err := parseVmHWM([]byte(bad)); err == nil {
-			t.Errorf("%s: parseVmHWM = %d, want an error", name, n)
+		if n, err := parseVMHWM([]byte(bad)); err == nil {
+			t.Errorf("%s: parseVMHWM = %d, want an error", name, n)
 		}
 	}
 }

@@ -33,7 +33,9 @@ func (t *table) write(w io.Writer) error {
 		// cells would end the column blocks tabwriter aligns.
 		fmt.Fprintln(tw, strings.Join(row[:], "\t")+"\t")
 	}
-	tw.Flush() // cannot fail: a bytes.Buffer takes everything
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
 	for line := range strings.Lines(buf.String()) {
 		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
 			return fmt.Errorf("write table: %w", err)

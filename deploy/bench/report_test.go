@@ -54,7 +54,7 @@ func TestTableGolden(t *testing.T) {
 	}
 	golden := filepath.Join("testdata", "table.golden")
 	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(golden, out.Bytes(), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

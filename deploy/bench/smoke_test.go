@@ -28,32 +28,40 @@ var built struct {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if built.dir != "" {
-		os.RemoveAll(built.dir)
+		if err := os.RemoveAll(built.dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
 	}
 	os.Exit(code)
 }
 
 // buildServices builds the four services into a temporary directory, as
-// `make build` does into bin/, the first time a test asks.
+// `make build` does into bin/, the first time a test asks. The directory
+// outlives the test that asked: TestMain removes it.
 func buildServices(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		if built.dir, built.err = os.MkdirTemp("", "eventshop-bench-"); built.err != nil {
-			return
-		}
-		for _, name := range []string{contracts.ServiceOrder, contracts.ServiceInventory, contracts.ServiceNotification, contracts.ServiceLogging} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(built.dir, name), ".")
-			cmd.Dir = filepath.Join("..", "..", "services", name)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				built.err = fmt.Errorf("build %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
+	built.once.Do(func() { built.dir, built.err = buildAll(t.Context()) })
 	if built.err != nil {
 		t.Fatal(built.err)
 	}
 	return built.dir
+}
+
+// buildAll builds the services into a new temporary directory, which it
+// returns after a failure too, for TestMain to remove.
+func buildAll(ctx context.Context) (string, error) {
+	dir, err := os.MkdirTemp("", "eventshop-bench-")
+	if err != nil {
+		return "", err
+	}
+	for _, name := range []string{contracts.ServiceOrder, contracts.ServiceInventory, contracts.ServiceNotification, contracts.ServiceLogging} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), ".")
+		cmd.Dir = filepath.Join("..", "..", "services", name)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return dir, fmt.Errorf("build %s: %w\n%s", name, err, out)
+		}
+	}
+	return dir, nil
 }
 
 // smokeOptions runs every benchmark small: on an embedded broker, or on the

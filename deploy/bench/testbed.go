@@ -139,8 +139,8 @@ func (tb *testbed) sampleOrder(i int) contracts.Order {
 // startService runs the named service from the bin directory on this
 // testbed's cluster, with its log in logFormat passed line by line to onLine
 // (nil discards it) and extra settings in env.
-func (tb *testbed) startService(name, logFormat string, onLine lineFunc, env ...string) (*service, error) {
-	addr, err := freeAddr()
+func (tb *testbed) startService(ctx context.Context, name, logFormat string, onLine lineFunc, env ...string) (*service, error) {
+	addr, err := freeAddr(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -242,8 +242,9 @@ func (tb *testbed) close() error {
 }
 
 // freeAddr returns a loopback host:port whose port was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddr(ctx context.Context) (string, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
