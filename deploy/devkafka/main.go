@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +43,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("-partitions must be at least 1, got %d", *partitions)
+	}
+	if *partitions > math.MaxInt32 {
+		return fmt.Errorf("-partitions must be at most %d, got %d", math.MaxInt32, *partitions)
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

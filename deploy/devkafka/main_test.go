@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,13 @@ func TestServesTopicsToAnOutsideClient(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-partitions", "6"}, pw); pw.Close() }()
+	go func() {
+		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-partitions", "6"}, pw)
+		// The reader's scan then ends with run's error; CloseWithError
+		// itself always returns nil.
+		_ = pw.CloseWithError(err)
+		done <- err
+	}()
 
 	addrRE := regexp.MustCompile(`KAFKA_BROKERS=(\S+)`)
 	lines := bufio.NewScanner(pr)
@@ -32,7 +39,7 @@ func TestServesTopicsToAnOutsideClient(t *testing.T) {
 		}
 	}
 	if addr == "" {
-		t.Fatal("devkafka printed no KAFKA_BROKERS line")
+		t.Fatalf("devkafka printed no KAFKA_BROKERS line (%v)", lines.Err())
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
 
@@ -71,9 +78,22 @@ func TestServesTopicsToAnOutsideClient(t *testing.T) {
 
 func TestRejectsBadFlags(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"-partitions", "0"}, {"-addr", "nonsense"}, {"-nope"}} {
-		if err := run(context.Background(), args, io.Discard); err == nil {
-			t.Errorf("run(%v) = nil, want an error", args)
+	for _, tc := range []struct {
+		args []string
+		want string // in the error
+	}{
+		{[]string{"-partitions", "0"}, "-partitions must be at least 1, got 0"},
+		{[]string{"-partitions", "2147483648"}, "-partitions must be at most 2147483647, got 2147483648"},
+		{[]string{"-addr", "nonsense"}, "nonsense"},
+		{[]string{"-nope"}, "-nope"},
+	} {
+		// A run that wrongly accepts the flags serves until ctx ends, then
+		// returns nil.
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		err := run(ctx, tc.args, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%v) = %v, want an error with %q", tc.args, err, tc.want)
 		}
 	}
 }
