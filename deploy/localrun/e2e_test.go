@@ -35,9 +35,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}()
 		binDir = dir
-		if err := buildAll(dir); err != nil {
+		if err := buildAll(context.Background(), dir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -47,7 +51,7 @@ func TestMain(m *testing.M) {
 
 // buildAll builds devkafka and the services into dir, with the race detector
 // when this test binary has it, so races in the services fail the test too.
-func buildAll(dir string) error {
+func buildAll(ctx context.Context, dir string) error {
 	dirs := map[string]string{"devkafka": "../devkafka"}
 	for _, s := range services {
 		dirs[s] = filepath.Join("..", "..", "services", s)
@@ -57,10 +61,10 @@ func buildAll(dir string) error {
 		if raceEnabled {
 			args = append(args, "-race")
 		}
-		cmd := exec.Command("go", append(args, ".")...)
+		cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
 		cmd.Dir = src
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", name, err, out)
+			return fmt.Errorf("build %s: %w\n%s", name, err, out)
 		}
 	}
 	return nil
@@ -139,7 +143,7 @@ func TestShopEndToEnd(t *testing.T) {
 
 	for _, addr := range append(slices.Collect(maps.Values(httpAddr)), secondInventory) {
 		url := "http://" + addr + "/readyz"
-		kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(url) == http.StatusOK }, "%s not ready", url)
+		kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(t.Context(), url) == http.StatusOK }, "%s not ready", url)
 	}
 
 	// The tutorial's sample order, three times, under ids of this run so that
@@ -247,8 +251,8 @@ func TestShopEndToEnd(t *testing.T) {
 	wantStock := fmt.Sprintf(`{%q:109,%q:106}`, p1, p2)
 	for _, addr := range []string{httpAddr["inventory-service"], secondInventory} {
 		url := "http://" + addr + "/stock"
-		kafkatest.Eventually(t, 30*time.Second, func() bool { return httpBody(url) == wantStock },
-			"GET %s = %s, want %s", url, httpBody(url), wantStock)
+		kafkatest.Eventually(t, 30*time.Second, func() bool { return httpBody(t.Context(), url) == wantStock },
+			"GET %s = %s, want %s", url, httpBody(t.Context(), url), wantStock)
 	}
 
 	// What every service's /metrics says: the records it was sent, each
@@ -407,8 +411,8 @@ func countLogged(out *syncBuffer, serviceName, action string) int {
 }
 
 // httpBody returns the body of a GET of url, trimmed, or "" on failure.
-func httpBody(url string) string {
-	resp, err := http.Get(url)
+func httpBody(ctx context.Context, url string) string {
+	resp, err := get(ctx, url)
 	if err != nil {
 		return ""
 	}
@@ -417,8 +421,8 @@ func httpBody(url string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func httpStatus(url string) int {
-	resp, err := http.Get(url)
+func httpStatus(ctx context.Context, url string) int {
+	resp, err := get(ctx, url)
 	if err != nil {
 		return 0
 	}
@@ -426,9 +430,22 @@ func httpStatus(url string) int {
 	return resp.StatusCode
 }
 
+func get(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
+}
+
 func post(t *testing.T, url string, body []byte) (int, string) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}

@@ -130,7 +130,8 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 	if !opts.externalKafka {
 		// Another broker on the port (an earlier run, docker compose's Kafka)
 		// would answer in devkafka's place: refuse rather than use it.
-		ln, err := net.Listen("tcp", opts.kafkaAddr)
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", opts.kafkaAddr)
 		if err != nil {
 			return fmt.Errorf("cannot start devkafka on %s, is the port taken? %w", opts.kafkaAddr, err)
 		}
@@ -157,7 +158,7 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 
 	var runErr error
 	if p := waitAny(ctx, procs); p != nil {
-		runErr = fmt.Errorf("%s exited unexpectedly: %v", p.name, p.exitErr())
+		runErr = fmt.Errorf("%s exited unexpectedly: %w", p.name, p.exitStatus())
 	}
 	w.write(0, "localrun", "stopping")
 	if err := stopAll(procs, opts.grace, !opts.externalKafka); err != nil && runErr == nil {
@@ -170,15 +171,16 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 // broker process exits (its port may be taken).
 func waitListening(ctx context.Context, addr string, p *proc, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	dialer := net.Dialer{Timeout: 200 * time.Millisecond}
 	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
 		if err == nil {
 			conn.Close()
 			return nil
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("devkafka exited before listening on %s (is the port taken?): %v", addr, p.exitErr())
+			return fmt.Errorf("devkafka exited before listening on %s (is the port taken?): %w", addr, p.exitStatus())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):

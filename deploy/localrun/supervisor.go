@@ -47,7 +47,9 @@ func (w *lineWriter) write(idx int, name, line string) {
 // that a Ctrl-C in the terminal reaches only us, and we stop the children in
 // order: services first, the broker last.
 func start(idx int, name, path string, args, env []string, w *lineWriter) (*proc, error) {
-	cmd := exec.Command(path, args...)
+	// Not CommandContext: stopAll stops the children in order, services
+	// before the broker, after the context has ended.
+	cmd := exec.Command(path, args...) //nolint:noctx // see above
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = sysProcAttr()
 	stdout, err := cmd.StdoutPipe()
@@ -107,6 +109,15 @@ func (p *proc) exitErr() error {
 		return fmt.Errorf("%s: %w", p.name, p.err)
 	}
 	return nil
+}
+
+// exitStatus says how a process that was not asked to stop exited: as
+// exitErr does, and with status 0 too.
+func (p *proc) exitStatus() error {
+	if err := p.exitErr(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: exit status 0", p.name)
 }
 
 // waitAny returns the first process to exit, or nil when ctx ends first.
