@@ -78,7 +78,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if obs.runDir, err = os.MkdirTemp("", "eventshop-observed-"); err != nil {
 		return err
 	}
-	defer os.RemoveAll(obs.runDir)
+	defer func() {
+		if err := os.RemoveAll(obs.runDir); err != nil {
+			w.write("observability", err.Error())
+		}
+	}()
 
 	tools, err := obs.start(ctx, w)
 	if err != nil {
@@ -87,7 +91,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	w.write("observability", fmt.Sprintf("Prometheus http://%s (alerts: /alerts), Jaeger http://127.0.0.1:%d; starting the shop",
 		*promAddr, obs.jaegerPorts.query))
 
-	shop := exec.Command(localrun, "-bin", *bin)
+	// Not CommandContext: localrun is stopped with SIGTERM below, so that it
+	// can stop the services before its broker.
+	shop := exec.Command(localrun, "-bin", *bin) //nolint:noctx // see above
 	shop.Env = append(os.Environ(), obs.jaegerPorts.otlpEnv()...)
 	shop.Stdout, shop.Stderr = out, out
 	if out == os.Stdout {
@@ -103,7 +109,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	var runErr error
 	select {
 	case err := <-exited:
-		runErr = fmt.Errorf("localrun exited: %v", err)
+		runErr = errors.New("localrun exited with status 0")
+		if err != nil {
+			runErr = fmt.Errorf("localrun exited: %w", err)
+		}
 	case <-ctx.Done():
 		// localrun stops the services, then its broker.
 		_ = shop.Process.Signal(syscall.SIGTERM)

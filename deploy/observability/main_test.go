@@ -43,7 +43,11 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}()
 		binDir = dir
 		for name, src := range map[string]string{
 			"devkafka":             "../devkafka",
@@ -52,7 +56,7 @@ func TestMain(m *testing.M) {
 			"notification-service": "../../services/notification-service",
 			"logging-service":      "../../services/logging-service",
 		} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), ".")
+			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), ".")
 			cmd.Dir = src
 			if out, err := cmd.CombinedOutput(); err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)

@@ -123,8 +123,9 @@ func startObservedShop(t *testing.T) *observedShop {
 			t.Fatal(err)
 		}
 		procs = append(procs, broker)
+		dialer := net.Dialer{Timeout: 200 * time.Millisecond}
 		kafkatest.Eventually(t, 15*time.Second, func() bool {
-			conn, err := net.DialTimeout("tcp", shop.brokers, 200*time.Millisecond)
+			conn, err := dialer.DialContext(t.Context(), "tcp", shop.brokers)
 			if err == nil {
 				conn.Close()
 			}
@@ -148,7 +149,7 @@ func startObservedShop(t *testing.T) *observedShop {
 	for _, job := range jobs {
 		for _, a := range addr[job] {
 			url := "http://" + a + "/readyz"
-			kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(url) == http.StatusOK }, "%s not ready", url)
+			kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(t.Context(), url) == http.StatusOK }, "%s not ready", url)
 		}
 	}
 	return shop
@@ -294,7 +295,12 @@ func (s *observedShop) postOrder(t *testing.T) string {
 	order.OrderID = fmt.Sprintf("ORDER-OBSERVED-%d", time.Now().UnixNano())
 	order.Products[0].ProductID, order.Products[1].ProductID = s.p1, s.p2
 	body, _ := json.Marshal(order)
-	resp, err := http.Post(s.orders, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.orders, bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", s.orders, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", s.orders, err)
 	}
@@ -306,8 +312,12 @@ func (s *observedShop) postOrder(t *testing.T) string {
 	return order.OrderID
 }
 
-func httpStatus(url string) int {
-	resp, err := http.Get(url)
+func httpStatus(ctx context.Context, url string) int {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0
 	}
@@ -391,9 +401,11 @@ func checkExpressions(ctx context.Context, prom promClient, exprs []expression) 
 			continue
 		}
 		for _, sel := range selectors {
-			s, err := prom.query(ctx, sel)
-			if err != nil || len(s) == 0 {
-				errs = append(errs, fmt.Errorf("%s: %s selects no series (err %v)", e.where, sel, err))
+			switch s, err := prom.query(ctx, sel); {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: %s: %w", e.where, sel, err))
+			case len(s) == 0:
+				errs = append(errs, fmt.Errorf("%s: %s selects no series", e.where, sel))
 			}
 		}
 		for _, m := range legendLabel.FindAllStringSubmatch(e.legend, -1) {

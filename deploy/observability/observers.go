@@ -65,11 +65,11 @@ func (j jaegerPorts) env() []string {
 // error it stops what it started.
 func (o observers) start(ctx context.Context, w *lineWriter) ([]*proc, error) {
 	for _, port := range []int{o.jaegerPorts.query, o.jaegerPorts.otlpHTTP, o.jaegerPorts.otlpGRPC} {
-		if err := free(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+		if err := free(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
 			return nil, fmt.Errorf("jaeger: %w", err)
 		}
 	}
-	if err := free(o.prometheusAddr); err != nil {
+	if err := free(ctx, o.prometheusAddr); err != nil {
 		return nil, fmt.Errorf("prometheus: %w", err)
 	}
 
@@ -109,7 +109,7 @@ func (o observers) start(ctx context.Context, w *lineWriter) ([]*proc, error) {
 // runDir and writes beside them the scrape targets it reads, one file per
 // job. It returns the configuration file's path.
 func (o observers) writePrometheusConfig() (string, error) {
-	if err := os.MkdirAll(filepath.Join(o.runDir, "targets"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(o.runDir, "targets"), 0o750); err != nil {
 		return "", err
 	}
 	for src, dst := range map[string]string{"prometheus.local.yml": "prometheus.yml", "alerts.yml": "alerts.yml"} {
@@ -117,7 +117,7 @@ func (o observers) writePrometheusConfig() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := os.WriteFile(filepath.Join(o.runDir, dst), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(o.runDir, dst), data, 0o600); err != nil {
 			return "", err
 		}
 	}
@@ -131,7 +131,7 @@ func (o observers) writePrometheusConfig() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := os.WriteFile(filepath.Join(o.runDir, "targets", job+".json"), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(o.runDir, "targets", job+".json"), data, 0o600); err != nil {
 			return "", err
 		}
 	}
@@ -140,8 +140,9 @@ func (o observers) writePrometheusConfig() (string, error) {
 
 // free fails if something listens on addr already: a Prometheus or Jaeger
 // left from an earlier run would answer in place of ours.
-func free(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+func free(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s, is the port taken? %w", addr, err)
 	}

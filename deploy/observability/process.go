@@ -40,7 +40,9 @@ func (w *lineWriter) write(name, line string) {
 // process group, so that a Ctrl-C in the terminal reaches only us and we
 // stop the children in order.
 func start(name, path string, args, env []string, w *lineWriter) (*proc, error) {
-	cmd := exec.Command(path, args...)
+	// Not CommandContext: stopAll stops the children in order, the shop
+	// before the tools that watch it, after the context has ended.
+	cmd := exec.Command(path, args...) //nolint:noctx // see above
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = sysProcAttr()
 	stdout, err := cmd.StdoutPipe()
@@ -121,8 +123,12 @@ func waitHTTP(ctx context.Context, url string, p *proc, timeout time.Duration) e
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
 	for {
-		resp, err := client.Get(url)
+		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -131,7 +137,10 @@ func waitHTTP(ctx context.Context, url string, p *proc, timeout time.Duration) e
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("%s exited before %s answered: %v", p.name, url, p.exitErr())
+			if err := p.exitErr(); err != nil {
+				return fmt.Errorf("%s exited before %s answered: %w", p.name, url, err)
+			}
+			return fmt.Errorf("%s exited with status 0 before %s answered", p.name, url)
 		case <-ctx.Done():
 			return fmt.Errorf("%s: %s did not answer 200 within %s", p.name, url, timeout)
 		case <-time.After(200 * time.Millisecond):

@@ -12,7 +12,7 @@ import (
 // the test if the exit status is not what ok says.
 func promtool(t *testing.T, dir string, ok bool, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(tools.promtool, args...)
+	cmd := exec.CommandContext(t.Context(), tools.promtool, args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if (err == nil) != ok {
@@ -69,7 +69,7 @@ func TestPromtool(t *testing.T) {
 			t.Fatal(err)
 		}
 		for name, data := range map[string]string{"alerts.yml": broken, "alerts_test.yml": string(unitTests)} {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
