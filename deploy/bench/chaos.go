@@ -109,7 +109,7 @@ func (e embeddedBroker) down(context.Context) error {
 	e.b.Down()
 	return nil
 }
-func (e embeddedBroker) up(context.Context) error { return e.b.Up() }
+func (e embeddedBroker) up(ctx context.Context) error { return e.b.Up(ctx) }
 func (e embeddedBroker) close() error {
 	e.b.Close()
 	return nil

@@ -8,6 +8,7 @@
 package embedded
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -95,7 +96,7 @@ func (b *Broker) Close() { b.cluster.Close() }
 func (b *Broker) Down() { b.port.down() }
 
 // Up serves again on the same address after Down.
-func (b *Broker) Up() error { return b.port.up() }
+func (b *Broker) Up(ctx context.Context) error { return b.port.up(ctx) }
 
 // Freeze makes the broker stop answering, as a broker stopped with
 // SIGSTOP does: its port still takes connections and every connection stays

@@ -41,7 +41,8 @@ func TestDownAndUpKeepTheData(t *testing.T) {
 	}
 
 	b.Down()
-	if c, err := net.DialTimeout("tcp", b.Addr(), time.Second); err == nil {
+	dialer := net.Dialer{Timeout: time.Second}
+	if c, err := dialer.DialContext(t.Context(), "tcp", b.Addr()); err == nil {
 		c.Close()
 		t.Fatal("the port accepted a connection while the broker was down")
 	}
@@ -55,7 +56,7 @@ func TestDownAndUpKeepTheData(t *testing.T) {
 		t.Fatalf("a send completed while the broker was down: %v", err)
 	case <-time.After(time.Second):
 	}
-	if err := b.Up(); err != nil {
+	if err := b.Up(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-sent; err != nil {
@@ -103,7 +104,8 @@ func TestFreezeHoldsRequestsUntilThaw(t *testing.T) {
 	defer producer.Close()
 
 	b.Freeze()
-	c, err := net.DialTimeout("tcp", b.Addr(), time.Second)
+	dialer := net.Dialer{Timeout: time.Second}
+	c, err := dialer.DialContext(t.Context(), "tcp", b.Addr())
 	if err != nil {
 		t.Fatalf("a frozen broker's port refused a connection: %v", err)
 	}

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -27,7 +28,7 @@ type gate struct {
 var errGateClosed = errors.New("embedded broker: listener closed")
 
 func listenGate(network, addr string) (*gate, error) {
-	ln, err := net.Listen(network, addr)
+	ln, err := net.Listen(network, addr) //nolint:noctx // kfake's ListenFn, the caller, has no context
 	if err != nil {
 		return nil, err
 	}
@@ -91,13 +92,14 @@ func (g *gate) down() {
 }
 
 // up listens again on the same address.
-func (g *gate) up() error {
+func (g *gate) up(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ln != nil || g.closed {
 		return nil
 	}
-	ln, err := net.Listen(g.network, g.addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, g.network, g.addr)
 	if err != nil {
 		return err
 	}
