@@ -263,7 +263,7 @@ func TestShopEndToEnd(t *testing.T) {
 	}
 	var problems []string
 	kafkatest.Eventually(t, 30*time.Second, func() bool {
-		problems = metricsProblems(scrape, p1, p2, !opts.externalKafka)
+		problems = metricsProblems(t.Context(), scrape, p1, p2, !opts.externalKafka)
 		return len(problems) == 0
 	}, "the metrics do not add up:\n%v", stringer(func() string { return strings.Join(problems, "\n") }))
 
@@ -284,11 +284,11 @@ func TestShopEndToEnd(t *testing.T) {
 // every partition each consumer group reads. With exact false (a shared
 // cluster, whose topics hold other runs' records) the counts of consumed
 // records need only be at least those.
-func metricsProblems(scrape map[string]string, p1, p2 string, exact bool) []string {
+func metricsProblems(ctx context.Context, scrape map[string]string, p1, p2 string, exact bool) []string {
 	var problems []string
 	m := map[string]metricstest.Metrics{}
 	for name, url := range scrape {
-		got, err := metricstest.TryScrape(url)
+		got, err := metricstest.TryScrape(ctx, url)
 		if err != nil {
 			return []string{err.Error()}
 		}

@@ -3,6 +3,7 @@
 package metricstest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -39,7 +40,7 @@ func Gather(tb testing.TB, g prometheus.Gatherer) Metrics {
 // format. It fails the test on anything but a 200 with parsable metrics.
 func Scrape(tb testing.TB, url string) Metrics {
 	tb.Helper()
-	m, err := TryScrape(url)
+	m, err := TryScrape(tb.Context(), url)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -48,8 +49,12 @@ func Scrape(tb testing.TB, url string) Metrics {
 
 // TryScrape is Scrape returning its error, for a test that polls a service
 // until its metrics say what it waits for.
-func TryScrape(url string) (Metrics, error) {
-	resp, err := http.Get(url)
+func TryScrape(ctx context.Context, url string) (Metrics, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
