@@ -63,7 +63,7 @@ func TestTutorialSamples(t *testing.T) {
 			}
 			golden := filepath.Join("testdata", tt.name+".golden")
 			if *update {
-				if err := os.WriteFile(golden, encoded, 0o644); err != nil {
+				if err := os.WriteFile(golden, encoded, 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -110,7 +110,7 @@ func newLogger(level, format string, ws zapcore.WriteSyncer) (*zap.Logger, error
 		encoder = zapcore.NewConsoleEncoder(enc)
 	}
 
-	var core zapcore.Core = zapcore.NewCore(encoder, ws, lvl)
+	core := zapcore.NewCore(encoder, ws, lvl)
 	if normalize(format) == FormatConsole {
 		core = escapedMessages{core}
 	}
