@@ -86,7 +86,7 @@ lint: ## Check formatting (gofmt), run go vet, golangci-lint and govulncheck on 
 # .golangci.yml. Its cache (~/.cache/golangci-lint, or GOLANGCI_LINT_CACHE)
 # keeps the results of packages that did not change.
 .PHONY: golangci-lint
-golangci-lint: ## Run golangci-lint (.golangci.yml) over every module (go tool; the first build takes a minute or two)
+golangci-lint: ## Run golangci-lint (.golangci.yml) over every module (go tool; the first build takes about 3 minutes)
 	@gl=$$(GOWORK=off go -C deploy/tools/golangci tool -n golangci-lint) && \
 	echo "==> $$("$$gl" version)" && \
 	"$$gl" run $(patsubst $(CURDIR)/%,./%/...,$(MODULES))
