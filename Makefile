@@ -89,7 +89,8 @@ lint: ## Check formatting (gofmt), run go vet, golangci-lint and govulncheck on 
 golangci-lint: ## Run golangci-lint (.golangci.yml) over every module (go tool; the first build takes about 3 minutes)
 	@gl=$$(GOWORK=off go -C deploy/tools/golangci tool -n golangci-lint) && \
 	echo "==> $$("$$gl" version)" && \
-	"$$gl" run $(patsubst $(CURDIR)/%,./%/...,$(MODULES))
+	"$$gl" run $(patsubst $(CURDIR)/%,./%/...,$(MODULES)) && \
+	for mod in $(SOLO_MODULES); do ($(in_module) && "$$gl" run ./...) || exit 1; done
 
 .PHONY: vulncheck
 vulncheck: ## Scan every module with govulncheck against the pinned, offline vulnerability database
