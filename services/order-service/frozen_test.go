@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +28,7 @@ func TestStopIsBoundedWhenTheBrokerFreezes(t *testing.T) {
 
 	broker.Freeze()
 	client := &http.Client{Timeout: 15 * time.Second}
-	resp, err := client.Post("http://"+addr+"/orders", "application/json", strings.NewReader(sampleWithoutID))
+	resp, err := postSample(t.Context(), client, "http://"+addr)
 	if err != nil {
 		t.Fatalf("POST /orders with the broker frozen: %v", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -24,6 +25,17 @@ const integrationTimeout = 30 * time.Second
 const sampleWithoutID = `{"customerId":"CUSTOMER-123","products":[` +
 	`{"productId":"PRODUCT-123","quantity":3,"totalPrice":80},{"productId":"PRODUCT-321","quantity":1,"totalPrice":233}]}`
 
+// postSample posts sampleWithoutID as JSON to POST /orders of the service
+// at base (http://host:port) with client.
+func postSample(ctx context.Context, client *http.Client, base string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/orders", strings.NewReader(sampleWithoutID))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return client.Do(req)
+}
+
 // startService runs the service on the cluster kc, without the simulator
 // and with any further flags in args, and returns it once /readyz answers,
 // with the address it serves HTTP on.
@@ -38,7 +50,11 @@ func startService(t *testing.T, kc kafka.Config, args ...string) (*servicetest.R
 	}, args...)...)
 	kafkatest.Eventually(t, integrationTimeout, func() bool {
 		svc.FailIfExited(t)
-		resp, err := http.Get("http://" + addr + "/readyz")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/readyz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
 		}
@@ -68,7 +84,7 @@ func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 		t.Errorf("healthcheck of the running service = %v, want service.ErrDone", err)
 	}
 
-	resp, err := http.Post(base+"/orders", "application/json", strings.NewReader(sampleWithoutID))
+	resp, err := postSample(t.Context(), http.DefaultClient, base)
 	if err != nil {
 		t.Fatal(err)
 	}

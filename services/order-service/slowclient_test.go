@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -55,10 +55,11 @@ type cut struct {
 	err error
 }
 
-// send sends req on a new connection to addr until the server closes it, or
-// gives up after giveUp.
-func (req slowRequest) send(addr string, giveUp time.Duration) cut {
-	conn, err := net.Dial("tcp", addr)
+// send sends req on a new connection to addr, dialled within ctx, until the
+// server closes it, or gives up after giveUp.
+func (req slowRequest) send(ctx context.Context, addr string, giveUp time.Duration) cut {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return cut{err: err}
 	}
@@ -90,13 +91,13 @@ func (req slowRequest) send(addr string, giveUp time.Duration) cut {
 	return cut{answer: answer, err: fmt.Errorf("the server kept the connection for %s", giveUp)}
 }
 
-// sendSlowRequests starts every slow request on its own connection to addr
-// and returns, for each, where its cut will be delivered.
-func sendSlowRequests(addr string, giveUp time.Duration) map[string]<-chan cut {
+// sendSlowRequests starts every slow request on its own connection to addr,
+// dialled within ctx, and returns, for each, where its cut will be delivered.
+func sendSlowRequests(ctx context.Context, addr string, giveUp time.Duration) map[string]<-chan cut {
 	cuts := make(map[string]<-chan cut)
 	for name, req := range slowRequests {
 		c := make(chan cut, 1)
-		go func() { c <- req.send(addr, giveUp) }()
+		go func() { c <- req.send(ctx, addr, giveUp) }()
 		cuts[name] = c
 	}
 	return cuts
@@ -114,6 +115,7 @@ func checkAnswer(t *testing.T, name string, answer []byte) {
 		t.Errorf("%s: the server wrote %q, not an HTTP response: %v", name, answer, err)
 		return
 	}
+	defer resp.Body.Close()
 	if resp.StatusCode < 400 || resp.StatusCode >= 500 {
 		t.Errorf("%s: answered %q, want nothing or a 4xx", name, answer)
 	}
@@ -133,7 +135,7 @@ func firstLine(answer []byte) []byte {
 func postOrder(t *testing.T, addr string) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Post("http://"+addr+"/orders", "application/json", strings.NewReader(sampleWithoutID))
+	resp, err := postSample(t.Context(), client, "http://"+addr)
 	if err != nil {
 		t.Fatalf("POST /orders beside the slow clients: %v", err)
 	}
@@ -153,7 +155,7 @@ func TestRunCutsSlowClients(t *testing.T) {
 	svc, addr := startService(t, kafkatest.Config(t))
 	svc.StopTimeout = integrationTimeout
 
-	cuts := sendSlowRequests(addr, readTimeout+4*time.Second)
+	cuts := sendSlowRequests(t.Context(), addr, readTimeout+4*time.Second)
 	// The order comes once the server holds both slow connections.
 	time.Sleep(500 * time.Millisecond)
 	postOrder(t, addr)
@@ -191,7 +193,7 @@ func TestRunStopsWithSlowClientsConnected(t *testing.T) {
 	svc, addr := startService(t, kafkatest.Config(t), "--shutdown-timeout", shutdownTimeout.String())
 	svc.StopTimeout = shutdownTimeout
 
-	cuts := sendSlowRequests(addr, shutdownTimeout+time.Second)
+	cuts := sendSlowRequests(t.Context(), addr, shutdownTimeout+time.Second)
 	postOrder(t, addr)
 	// By now the slow body's headers are in and its handler waits for the
 	// body: the stop finds a request in flight.

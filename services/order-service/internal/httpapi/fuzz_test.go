@@ -37,11 +37,11 @@ func FuzzPostOrder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, method, contentType string, body []byte, pad uint32) {
 		// A method that is not an HTTP token never reaches a handler:
 		// net/http refuses the request line.
-		if _, err := http.NewRequest(method, path, nil); err != nil {
+		if _, err := http.NewRequestWithContext(t.Context(), method, path, nil); err != nil {
 			return
 		}
 		n := min(int(pad), len(spaces))
-		r := httptest.NewRequest(method, path, io.MultiReader(bytes.NewReader(body), bytes.NewReader(spaces[:n])))
+		r := httptest.NewRequestWithContext(t.Context(), method, path, io.MultiReader(bytes.NewReader(body), bytes.NewReader(spaces[:n])))
 		if contentType != "" {
 			r.Header.Set("Content-Type", contentType)
 		}

@@ -42,6 +42,7 @@ const MaxBodyBytes = 1 << 20
 
 // Mux is where routes are registered: an *http.ServeMux or a service's App.
 type Mux interface {
+	// Handle registers h for requests that match pattern.
 	Handle(pattern string, h http.Handler)
 }
 
@@ -153,7 +154,7 @@ func withOrderID(body []byte, newID func() string) ([]byte, bool) {
 		OrderID jsontext.Value `json:"orderId"`
 	}
 	err := jsonv2.Unmarshal(body, &probe, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	if err != nil || !isAbsent(json.RawMessage(probe.OrderID)) {
+	if err != nil || !isAbsent(probe.OrderID) {
 		return nil, false
 	}
 	return appendMember(body, "orderId", newID())
@@ -184,7 +185,7 @@ func appendMember(obj []byte, name, value string) ([]byte, bool) {
 
 // isAbsent reports whether a member's JSON text leaves the value out, in the
 // ways the contract reports as "is required".
-func isAbsent(raw json.RawMessage) bool {
+func isAbsent(raw jsontext.Value) bool {
 	switch string(raw) {
 	case "", "null", `""`:
 		return true

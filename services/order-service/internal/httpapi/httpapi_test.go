@@ -62,7 +62,7 @@ func serve(t *testing.T, pub orders.Publisher, publishTimeout time.Duration, req
 	if req.method == "" {
 		req.method = http.MethodPost
 	}
-	r := httptest.NewRequest(req.method, path, strings.NewReader(req.body))
+	r := httptest.NewRequestWithContext(t.Context(), req.method, path, strings.NewReader(req.body))
 	if req.header == nil {
 		req.header = http.Header{"Content-Type": {"application/json"}}
 	}
@@ -405,7 +405,7 @@ func (timedOutBody) Read([]byte) (int, error) {
 func TestPostOrderAnswers408ForABodyCutByTheReadTimeout(t *testing.T) {
 	t.Parallel()
 	pub := &eventbustest.Events{}
-	r := httptest.NewRequest(http.MethodPost, path, timedOutBody{})
+	r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, timedOutBody{})
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
 	api(pub, time.Second).ServeHTTP(w, r)

@@ -19,9 +19,10 @@ import (
 	"github.com/eventshop/eventshop/pkg/logging"
 )
 
-// Publisher publishes events as one batch, returning once all of them are
-// acknowledged or with the first failure.
+// Publisher is what the service publishes an order's events through.
 type Publisher interface {
+	// Publish publishes events as one batch, returning once all of them are
+	// acknowledged or with the first failure.
 	Publish(ctx context.Context, events ...contracts.Event) error
 }
 
