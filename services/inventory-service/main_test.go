@@ -59,7 +59,7 @@ func TestServiceAppliesOrdersFromKafka(t *testing.T) {
 	waitForStock(t, svc, stockURL, stock(109, 109))
 
 	// The container image's health check runs the binary this way.
-	probe := exec.Command(os.Args[0], "healthcheck", "--http-addr", httpAddr)
+	probe := exec.CommandContext(t.Context(), os.Args[0], "healthcheck", "--http-addr", httpAddr)
 	probe.Env = []string{runServiceEnv + "=1"}
 	if out, err := probe.CombinedOutput(); err != nil {
 		t.Errorf("healthcheck of the running service: %v\n%s", err, out)
@@ -177,9 +177,14 @@ func startService(t *testing.T, args ...string) *child {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logFile.Close()
+	// The child writes the log through its own descriptor; ours is only
+	// passed on, so its Close loses nothing.
+	defer func() { _ = logFile.Close() }()
 
-	cmd := exec.Command(os.Args[0], args...)
+	// The test stops the service itself: SIGTERM in stop, as an operator
+	// would, SIGKILL in kill, as a crash would. The context only kills what
+	// is still running when the test ends, just before the Cleanup below.
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
 	cmd.Env = []string{runServiceEnv + "=1"}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -192,12 +197,7 @@ func startService(t *testing.T, args ...string) *child {
 		close(s.exited)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-s.exited
-		}
+		<-s.exited
 		if t.Failed() {
 			t.Logf("service output:\n%s", logTail(logPath, 64<<10))
 		}
@@ -242,9 +242,9 @@ func waitForStock(t *testing.T, s *child, url, want string) {
 	deadline := time.After(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	last := "no answer"
+	var last string
 	for {
-		if body, err := get(client, url); err != nil {
+		if body, err := get(t.Context(), client, url); err != nil {
 			last = err.Error()
 		} else if last = body; body == want {
 			return
@@ -259,8 +259,12 @@ func waitForStock(t *testing.T, s *child, url, want string) {
 	}
 }
 
-func get(client *http.Client, url string) (string, error) {
-	resp, err := client.Get(url)
+func get(ctx context.Context, client *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
 	}

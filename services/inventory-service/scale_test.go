@@ -531,11 +531,11 @@ func (p *proof) applying(live []*instance) *instance {
 // productsOf reads GET /products from in.
 func (p *proof) productsOf(in *instance) (map[string]productState, error) {
 	var got map[string]productState
-	return got, getJSON(in.url+"/products", &got)
+	return got, getJSON(p.t.Context(), in.url+"/products", &got)
 }
 
-func getJSON(url string, v any) error {
-	body, err := get(&http.Client{Timeout: 2 * time.Second}, url)
+func getJSON(ctx context.Context, url string, v any) error {
+	body, err := get(ctx, &http.Client{Timeout: 2 * time.Second}, url)
 	if err != nil {
 		return err
 	}
@@ -589,7 +589,7 @@ func (p *proof) compare(live []*instance) {
 			p.t.Errorf("instance %d: GET /products differs from a single instance's outcome:\n%s", in.n, p.diff(got))
 		}
 		var stock map[string]int
-		if err := getJSON(in.url+"/stock", &stock); err != nil {
+		if err := getJSON(p.t.Context(), in.url+"/stock", &stock); err != nil {
 			p.t.Fatalf("instance %d: %v", in.n, err)
 		}
 		if !maps.Equal(stock, wantStock) {
@@ -715,7 +715,7 @@ func (l *logScan) scan(t *testing.T) {
 	if err != nil {
 		t.Fatalf("read log: %v", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // only read
 	if _, err := f.Seek(l.offset, io.SeekStart); err != nil {
 		t.Fatalf("read log: %v", err)
 	}

@@ -82,7 +82,7 @@ func TestStock(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			// Served as the service serves it.
-			httpserver.JSONNotAllowed(mux).ServeHTTP(rec, httptest.NewRequest(tt.method, path, nil))
+			httpserver.JSONNotAllowed(mux).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), tt.method, path, nil))
 
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)
