@@ -250,7 +250,11 @@ func TestRunServesHealthAndStopsCleanly(t *testing.T) {
 
 	kafkatest.Eventually(t, waitLong, func() bool {
 		svc.FailIfExited(t)
-		resp, err := http.Get("http://" + addr + "/readyz")
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/readyz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false
 		}

@@ -35,6 +35,7 @@ type Summary struct {
 
 // Mux is where routes are registered: an *http.ServeMux or a service's App.
 type Mux interface {
+	// Handle registers h for requests that match pattern.
 	Handle(pattern string, h http.Handler)
 }
 

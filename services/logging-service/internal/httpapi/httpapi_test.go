@@ -50,7 +50,7 @@ func TestActionsHandlerServesTheCounts(t *testing.T) {
 			mux := http.NewServeMux()
 			httpapi.Register(mux, r)
 			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/actions", nil))
+			mux.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/actions", nil))
 
 			if rec.Code != http.StatusOK {
 				t.Errorf("status %d, want 200", rec.Code)
@@ -60,7 +60,7 @@ func TestActionsHandlerServesTheCounts(t *testing.T) {
 			}
 			path := filepath.Join("testdata", tt.golden)
 			if *update {
-				if err := os.WriteFile(path, rec.Body.Bytes(), 0o644); err != nil {
+				if err := os.WriteFile(path, rec.Body.Bytes(), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}

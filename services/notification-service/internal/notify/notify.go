@@ -46,9 +46,10 @@ type Notification struct {
 	ProductID  string
 }
 
-// Notifier delivers notifications. An error means the notification was not
-// delivered and may be tried again.
+// Notifier delivers notifications.
 type Notifier interface {
+	// Notify delivers n. An error means n was not delivered and may be
+	// tried again.
 	Notify(ctx context.Context, n Notification) error
 }
 
