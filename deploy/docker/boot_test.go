@@ -69,7 +69,7 @@ func TestComposeBootsOnApacheKafka(t *testing.T) {
 	}
 	root := repoRoot(t)
 	plan := bootPlan{Binaries: map[string]string{}}
-	cmd := exec.Command("bash", filepath.Join(root, "deploy", "kafka", "kafka.sh"), "classpath")
+	cmd := exec.CommandContext(t.Context(), "bash", filepath.Join(root, "deploy", "kafka", "kafka.sh"), "classpath")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("deploy/kafka/kafka.sh classpath: %v\n%s", err, stderrOf(err))
@@ -102,7 +102,8 @@ func rerunInNamespaces(t *testing.T, env string) {
 	if deadline, ok := t.Deadline(); ok {
 		args = append(args, "-test.timeout="+time.Until(deadline).String())
 	}
-	cmd := exec.Command(os.Args[0], args...)
+	// The test waits for it below, so its context never ends before it does.
+	cmd := exec.CommandContext(t.Context(), os.Args[0], args...)
 	cmd.Env = append(os.Environ(), env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET |
@@ -127,7 +128,7 @@ func rerunInNamespaces(t *testing.T, env string) {
 		_, _ = io.Copy(io.Discard, r) // past a line too long, so that the test never blocks on its output
 	}()
 	err := cmd.Wait()
-	w.Close()
+	_ = w.Close() // a PipeWriter's Close always returns nil
 	<-logged
 	if err != nil {
 		t.Fatalf("the boot failed: %v", err)
@@ -207,7 +208,7 @@ func enterContainerNetwork(t *testing.T, hostname string, services ...string) {
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	content := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"127.0.0.1\t" + strings.Join(append([]string{hostname}, services...), " ") + "\n"
-	if err := os.WriteFile(hosts, []byte(content), 0o644); err != nil {
+	if err := os.WriteFile(hosts, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -223,7 +224,7 @@ func enterContainerNetwork(t *testing.T, hostname string, services ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }() // only used for the ioctls
 	lo, err := unix.NewIfreq("lo")
 	if err == nil {
 		err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, lo)
@@ -248,13 +249,14 @@ func startTraceSink(t *testing.T, addr string) *atomic.Int64 {
 		exports.Add(1)
 		w.Header().Set("Content-Type", "application/x-protobuf") // an empty ExportTraceServiceResponse
 	})
-	l, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	l, err := lc.Listen(t.Context(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
 	return &exports
 }
 
@@ -365,14 +367,22 @@ func (p *process) count(text string) int {
 	return n
 }
 
-// start starts cmd; its output is logged if the test fails.
-func start(t *testing.T, name string, cmd *exec.Cmd) *process {
+// start starts path with args, with env as its whole environment (the
+// test's own if env is nil), under name; its output is logged if the test
+// fails.
+func start(t *testing.T, name string, env []string, path string, args ...string) *process {
 	t.Helper()
 	log, err := os.CreateTemp(t.TempDir(), name+"-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer log.Close() // the process has its own descriptor
+	defer func() { _ = log.Close() }() // the process has its own descriptor
+	// Not CommandContext: the boot stops what it starts as Docker stops
+	// containers (stopProcess: SIGTERM, then SIGKILL after a grace period),
+	// the services first, then Kafka in a Cleanup. The test's context ends
+	// before the Cleanups run: it would kill Kafka before that stop.
+	cmd := exec.Command(path, args...) //nolint:noctx // see above
+	cmd.Env = env
 	p := &process{name: name, cmd: cmd, log: log.Name(), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -435,7 +445,7 @@ func startKafka(t *testing.T, classpath string, broker types.ServiceConfig, dir 
 		fmt.Fprintf(&conf, "%s=%s\n", k, props[k])
 	}
 	confFile := filepath.Join(dir, "server.properties")
-	if err := os.WriteFile(confFile, []byte(conf.String()), 0o644); err != nil {
+	if err := os.WriteFile(confFile, []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("server.properties:\n%s", conf.String())
@@ -444,15 +454,15 @@ func startKafka(t *testing.T, classpath string, broker types.ServiceConfig, dir 
 	if home := os.Getenv("JAVA_HOME"); home != "" {
 		java = filepath.Join(home, "bin", "java")
 	}
-	format := exec.Command(java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", classpath,
+	format := exec.CommandContext(t.Context(), java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", classpath,
 		"kafka.tools.StorageTool", "format", "--cluster-id="+clusterID, "-c", confFile)
 	if out, err := format.CombinedOutput(); err != nil {
 		t.Fatalf("kafka-storage format: %v\n%s", err, out)
 	}
 	// kafka-server-start.sh's JVM flags, with kafka.sh's smaller heap.
-	kafka := start(t, "kafka", exec.Command(java, "-Xmx512m", "-Xms512m", "-server", "-XX:+UseG1GC",
+	kafka := start(t, "kafka", nil, java, "-Xmx512m", "-Xms512m", "-server", "-XX:+UseG1GC",
 		"-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
-		"-Djava.awt.headless=true", "-cp", classpath, "kafka.Kafka", confFile))
+		"-Djava.awt.headless=true", "-cp", classpath, "kafka.Kafka", confFile)
 
 	internal, err := containerListener(broker)
 	if err != nil {
@@ -486,7 +496,7 @@ func metadataAt(addr string) (*sarama.MetadataResponse, error) {
 	if err := b.Open(cfg); err != nil {
 		return nil, err
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }() // the request has returned: nothing is pending
 	return b.GetMetadata(sarama.NewMetadataRequest(cfg.Version, nil))
 }
 
@@ -533,7 +543,7 @@ func checkVoters(t *testing.T, broker types.ServiceConfig) {
 			continue
 		}
 		resp, err := b.ApiVersions(&sarama.ApiVersionsRequest{Version: 3, ClientSoftwareName: "compose-boot-test", ClientSoftwareVersion: "1"})
-		b.Close()
+		_ = b.Close() // the request has returned: nothing is pending
 		if err != nil {
 			t.Errorf("voter %s: %v", voter, err)
 			continue
@@ -578,16 +588,16 @@ func startShop(t *testing.T, project *types.Project, binaries map[string]string)
 				env[k] = *v
 			}
 		}
-		cmd := exec.Command(binary)
+		var environ []string
 		for _, k := range slices.Sorted(maps.Keys(env)) {
-			cmd.Env = append(cmd.Env, k+"="+env[k])
+			environ = append(environ, k+"="+env[k])
 		}
 		addr := cmp.Or(env["HTTP_ADDR"], settings.defaults["HTTP_ADDR"])
 		_, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			t.Fatalf("%s: HTTP_ADDR %q: %v", name, addr, err)
 		}
-		p := start(t, name, cmd)
+		p := start(t, name, environ, binary)
 		s.procs = append(s.procs, p)
 		return p, net.JoinHostPort("127.0.0.1", port)
 	}
@@ -605,7 +615,7 @@ func startShop(t *testing.T, project *types.Project, binaries map[string]string)
 	s.logging, loggingAddr = run("logging-service", "")
 	for _, addr := range append([]string{s.orderAddr, notifyAddr, loggingAddr}, s.inventory...) {
 		eventually(t, 90*time.Second, func() error {
-			_, err := httpGet("http://" + addr + "/readyz")
+			_, err := httpGet(t.Context(), "http://"+addr+"/readyz")
 			return err
 		}, "%s/readyz answering 200", addr)
 	}
@@ -684,7 +694,12 @@ func checkOrdersFlow(t *testing.T, s *shop) {
 		ids = append(ids, id)
 		body := `{"orderId":"` + id + `","customerId":"CUSTOMER-123","products":[` +
 			`{"productId":"PRODUCT-123","quantity":3,"totalPrice":80},{"productId":"PRODUCT-321","quantity":1,"totalPrice":233}]}`
-		resp, err := http.Post("http://"+s.orderAddr+"/orders", "application/json", strings.NewReader(body))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+s.orderAddr+"/orders", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -708,7 +723,7 @@ func checkOrdersFlow(t *testing.T, s *shop) {
 	}
 	for _, addr := range s.inventory {
 		eventually(t, 30*time.Second, func() error {
-			got, err := httpGet("http://" + addr + "/stock")
+			got, err := httpGet(t.Context(), "http://"+addr+"/stock")
 			if want := `{"PRODUCT-123":109,"PRODUCT-321":106}`; err == nil && got != want {
 				err = fmt.Errorf("stock %s, want %s", got, want)
 			}
@@ -728,8 +743,12 @@ func waitForLines(t *testing.T, p *process, text string, n int) {
 	}, "%s printing %q %d time(s)", p.name, text, n)
 }
 
-func httpGet(url string) (string, error) {
-	resp, err := http.Get(url)
+func httpGet(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
 	}

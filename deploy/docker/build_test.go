@@ -487,7 +487,7 @@ func checkStaticBinary(t *testing.T, path, module string, target platform) {
 	if err != nil {
 		t.Fatalf("the build stage's binary: %v", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // only read
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
 			t.Errorf("%s is dynamically linked (%s): build with CGO_ENABLED=0", path, p.Type)
@@ -628,7 +628,7 @@ func newReplay(t *testing.T, context string, df dockerfile, build, target platfo
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // only read
 	patterns, err := ignorefile.ReadAll(f)
 	if err != nil {
 		t.Fatalf(".dockerignore: %v", err)
@@ -699,7 +699,7 @@ func (r *replay) do(cmd instructions.Command) error {
 		case *instructions.WorkdirCommand:
 			r.workdir = path.Join(r.workdir, c.Path) // an absolute path replaces it
 			if r.fs != "" {
-				err = os.MkdirAll(r.host(r.workdir), 0o755)
+				err = os.MkdirAll(r.host(r.workdir), 0o750)
 			}
 		case *instructions.EnvCommand:
 			for _, kv := range c.Env {
@@ -794,21 +794,20 @@ func (r *replay) excluded(rel string) (bool, error) {
 }
 
 func copyFile(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(to), 0o750); err != nil {
 		return err
 	}
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }() // only read
 	out, err := os.Create(to)
 	if err != nil {
 		return err
 	}
 	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
+		return errors.Join(err, out.Close())
 	}
 	return out.Close()
 }
@@ -935,7 +934,7 @@ func TestImagesTarget(t *testing.T) {
 	t.Parallel()
 	root := repoRoot(t)
 	project := loadCompose(t, root)
-	cmd := exec.Command("make", "--no-print-directory", "-n", "images")
+	cmd := exec.CommandContext(t.Context(), "make", "--no-print-directory", "-n", "images")
 	cmd.Dir = root
 	// The Makefile's defaults, not the caller's; GOWORK too, since this
 	// module's own tests run with GOWORK=off and make needs the workspace.

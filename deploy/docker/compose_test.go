@@ -424,7 +424,7 @@ func checkHostListener(broker types.ServiceConfig) []error {
 			return []error{fmt.Errorf("%s: KAFKA_LISTENERS, listener %s: %w", brokerService, name, err)}
 		}
 		for _, p := range broker.Ports {
-			if p.Published == strconv.Itoa(hostPort) && p.Target == uint32(containerPort) {
+			if p.Published == strconv.Itoa(hostPort) && int(p.Target) == containerPort {
 				return nil
 			}
 		}

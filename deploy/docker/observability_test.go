@@ -173,7 +173,7 @@ func checkObservability(p *types.Project, root string, services []string) []erro
 	}
 
 	if g, ok := p.Services[grafanaService]; ok {
-		errs = append(errs, checkGrafana(p, g)...)
+		errs = append(errs, checkGrafana(g)...)
 	}
 	return errs
 }
@@ -181,7 +181,7 @@ func checkObservability(p *types.Project, root string, services []string) []erro
 // checkGrafana checks that Grafana is provisioned from the repository: its
 // data sources name compose services, and its dashboard provider reads the
 // directory where the eventshop dashboard is mounted.
-func checkGrafana(p *types.Project, g types.ServiceConfig) []error {
+func checkGrafana(g types.ServiceConfig) []error {
 	var errs []error
 	report := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", grafanaService, fmt.Sprintf(format, args...)))
