@@ -3,6 +3,7 @@ package config_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -21,22 +22,36 @@ import (
 // CI's, which may well set KAFKA_BROKERS) cannot change their outcome; tests
 // that need a variable set it with t.Setenv.
 func TestMain(m *testing.M) {
-	os.Unsetenv(config.ConfigFileEnv)
+	if err := clearEnv(); err != nil {
+		fmt.Fprintln(os.Stderr, "config tests:", err)
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+func clearEnv() error {
+	names := []string{config.ConfigFileEnv}
 	for _, kv := range os.Environ() {
 		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "SHOP_") {
-			os.Unsetenv(name)
+			names = append(names, name)
 		}
 	}
 	for _, cfg := range []any{&OrderConfig{}} {
 		fields, err := config.Fields(cfg)
 		if err != nil {
-			panic(err)
+			return err
 		}
 		for _, f := range fields {
-			os.Unsetenv(f.Env)
+			names = append(names, f.Env)
 		}
 	}
-	os.Exit(m.Run())
+	var errs []error
+	for _, name := range names {
+		if err := os.Unsetenv(name); err != nil {
+			errs = append(errs, fmt.Errorf("unset %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type busSection struct {
@@ -330,6 +345,7 @@ func TestLoadParsesEnv(t *testing.T) {
 }
 
 func TestLoadReportsBadValues(t *testing.T) {
+	const typo = "shop_nmae" //nolint:misspell // a mistyped shop_name is the input under test
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -380,14 +396,14 @@ func TestLoadReportsBadValues(t *testing.T) {
 		},
 		{
 			name:     "unknown key in config file",
-			file:     "shop_nmae: typo\n",
-			wantText: []string{"unknown key shop_nmae"},
+			file:     typo + ": typo\n",
+			wantText: []string{"unknown key " + typo},
 		},
 		{
 			name:     "unknown key and bad value in one file",
-			file:     "shop_workers: many\nshop_nmae: typo\n",
+			file:     "shop_workers: many\n" + typo + ": typo\n",
 			wantKeys: []string{"shop_workers"},
-			wantText: []string{`shop_workers (SHOP_WORKERS): invalid integer "many"`, "unknown key shop_nmae"},
+			wantText: []string{`shop_workers (SHOP_WORKERS): invalid integer "many"`, "unknown key " + typo},
 		},
 		{
 			name:     "nested key in config file",

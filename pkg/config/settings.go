@@ -76,11 +76,12 @@ func settings(cfg any) ([]setting, error) {
 			sf := v.Type().Field(i)
 			tag, tagged := sf.Tag.Lookup("config")
 			section := sf.Type.Kind() == reflect.Struct
+			embeddedSection := section && sf.Anonymous
 			fieldPath := strings.TrimPrefix(path+"."+sf.Name, ".")
 			key := prefix + tag
 			switch {
 			case tag == "-":
-			case !sf.IsExported() && !(section && sf.Anonymous):
+			case !sf.IsExported() && !embeddedSection:
 				if tagged {
 					return fmt.Errorf("config: %s is tagged but unexported", fieldPath)
 				}
