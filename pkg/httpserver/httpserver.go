@@ -81,7 +81,7 @@ func ServeListener(ctx context.Context, srv *http.Server, ln net.Listener, shutd
 		// Out of patience: cut the remaining connections so Serve's
 		// caller can exit rather than hang on a stuck client.
 		_ = srv.Close()
-		<-served
+		<-served //nolint:errcheck // Serve returns ErrServerClosed once Shutdown has begun; waited for so it ends first
 		return fmt.Errorf("http server shutdown: %w", err)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {

@@ -16,11 +16,37 @@ import (
 
 func listen(t *testing.T) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	var d net.Dialer
+	conn, err := d.DialContext(t.Context(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// get sends a GET for url with client, ended with the test.
+func get(t *testing.T, client *http.Client, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return client.Do(req)
+}
+
+// newServer returns a server for h with a header timeout, as httpserver.New
+// gives the services'; the tests that use it are about ServeListener alone.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 }
 
 // wait returns what errc delivers, failing the test if nothing comes soon:
@@ -38,7 +64,7 @@ func wait(t *testing.T, errc <-chan error) error {
 
 func TestServeListenerStopsOnCancel(t *testing.T) {
 	t.Parallel()
-	srv := &http.Server{Handler: http.NotFoundHandler()}
+	srv := newServer(http.NotFoundHandler())
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() { errc <- httpserver.ServeListener(ctx, srv, listen(t), time.Second) }()
@@ -52,11 +78,11 @@ func TestServeListenerStopsOnCancel(t *testing.T) {
 func TestServeListenerFinishesInFlightRequests(t *testing.T) {
 	t.Parallel()
 	started, release := make(chan struct{}), make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		close(started)
 		<-release
 		_, _ = io.WriteString(w, "done")
-	})}
+	}))
 	shuttingDown := make(chan struct{})
 	srv.RegisterOnShutdown(func() { close(shuttingDown) })
 
@@ -71,7 +97,7 @@ func TestServeListenerFinishesInFlightRequests(t *testing.T) {
 	}
 	resc := make(chan result, 1)
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String())
+		resp, err := get(t, http.DefaultClient, "http://"+ln.Addr().String())
 		if err != nil {
 			resc <- result{err: err}
 			return
@@ -101,10 +127,10 @@ func TestServeListenerGivesUpAfterTimeout(t *testing.T) {
 	started := make(chan struct{})
 	stuck := make(chan struct{})
 	t.Cleanup(func() { close(stuck) })
-	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	srv := newServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		close(started)
 		<-stuck
-	})}
+	}))
 
 	ln := listen(t)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -112,7 +138,7 @@ func TestServeListenerGivesUpAfterTimeout(t *testing.T) {
 	go func() { errc <- httpserver.ServeListener(ctx, srv, ln, 50*time.Millisecond) }()
 
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String())
+		resp, err := get(t, http.DefaultClient, "http://"+ln.Addr().String())
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -127,7 +153,7 @@ func TestServeListenerGivesUpAfterTimeout(t *testing.T) {
 
 func TestServeListenerReturnsNilWhenShutDownElsewhere(t *testing.T) {
 	t.Parallel()
-	srv := &http.Server{Handler: http.NotFoundHandler()}
+	srv := newServer(http.NotFoundHandler())
 	errc := make(chan error, 1)
 	go func() { errc <- httpserver.ServeListener(t.Context(), srv, listen(t), time.Second) }()
 
@@ -145,7 +171,7 @@ func TestServeListenerReportsServeError(t *testing.T) {
 	ln := listen(t)
 	ln.Close() // Serve fails at once on a closed listener
 
-	err := httpserver.ServeListener(t.Context(), &http.Server{}, ln, time.Second)
+	err := httpserver.ServeListener(t.Context(), newServer(nil), ln, time.Second)
 	if err == nil || !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ServeListener = %v, want an error wrapping net.ErrClosed", err)
 	}
@@ -156,10 +182,7 @@ func TestServeListenerReportsServeError(t *testing.T) {
 // long the server let it go on.
 func slowClient(t *testing.T, addr, data string, interval time.Duration) time.Duration {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := dial(t, addr)
 	defer conn.Close()
 	start := time.Now()
 	for i := 0; time.Since(start) < 10*time.Second; i = (i + 1) % len(data) {
@@ -190,7 +213,7 @@ func TestLimitsCutSlowClients(t *testing.T) {
 			t.Parallel()
 			l := httpserver.DefaultLimits()
 			l.ReadTimeout = 300 * time.Millisecond
-			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) })
+			h := http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) })
 			srv := httpserver.New(h, l)
 			ln := listen(t)
 			ctx, cancel := context.WithCancel(t.Context())
@@ -202,10 +225,7 @@ func TestLimitsCutSlowClients(t *testing.T) {
 			}
 			// Another slow client is connected when the stop comes: it is
 			// cut by its read timeout, within the shutdown budget.
-			conn, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			conn := dial(t, ln.Addr().String())
 			defer conn.Close()
 			go func() {
 				for i := 0; i < len(data); i++ {
@@ -236,26 +256,23 @@ func TestLimitCapsConnections(t *testing.T) {
 
 	var held []net.Conn
 	for range l.MaxConns {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dial(t, ln.Addr().String())
 		defer c.Close()
 		held = append(held, c)
 	}
-	get := func() error {
-		client := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := client.Get("http://" + ln.Addr().String() + "/")
+	client := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	try := func() error {
+		resp, err := get(t, client, "http://"+ln.Addr().String()+"/")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err
 	}
-	if err := get(); err == nil {
+	if err := try(); err == nil {
 		t.Fatalf("a request beyond %d connections was served", l.MaxConns)
 	}
 	held[0].Close()
-	if err := get(); err != nil {
+	if err := try(); err != nil {
 		t.Errorf("after a connection closed: %v", err)
 	}
 }
