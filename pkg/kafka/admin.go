@@ -151,9 +151,9 @@ func checkPartitions(admin sarama.ClusterAdmin, log *zap.Logger, spec TopicSpec)
 		return fmt.Errorf("kafka: describe topic %s: %w", spec.Name, err)
 	}
 	for _, m := range metas {
-		if n := int32(len(m.Partitions)); n < spec.Partitions {
+		if n := len(m.Partitions); n < int(spec.Partitions) {
 			log.Warn("topic has fewer partitions than configured; leaving it as it is",
-				zap.String("topic", spec.Name), zap.Int32("partitions", n), zap.Int32("configured", spec.Partitions))
+				zap.String("topic", spec.Name), zap.Int("partitions", n), zap.Int32("configured", spec.Partitions))
 		}
 	}
 	return nil

@@ -579,14 +579,21 @@ func TestEnsureTopicsSetsConfigsOnATopicThatExists(t *testing.T) {
 			t.Fatalf("EnsureTopics: %v", err)
 		}
 	}
-	entries, err := newAdmin(t, cfg).DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: name, ConfigNames: []string{"retention.ms"}})
+	results, err := newAdmin(t, cfg).DescribeConfigs([]*sarama.ConfigResource{
+		{Type: sarama.TopicResource, Name: name, ConfigNames: []string{"retention.ms"}},
+	}, sarama.DescribeConfigsOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := ""
-	for _, e := range entries {
-		if e.Name == "retention.ms" {
-			got = e.Value
+	for _, r := range results {
+		if r.ErrorCode != sarama.ErrNoError {
+			t.Fatalf("describe the configs of %s: %v: %s", r.Name, r.ErrorCode, r.ErrorMsg)
+		}
+		for _, e := range r.Configs {
+			if e.Name == "retention.ms" {
+				got = e.Value
+			}
 		}
 	}
 	if got != "90000000" {
@@ -600,7 +607,11 @@ func TestPingerReportsAReachableCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pinger.Close()
+	t.Cleanup(func() {
+		if err := pinger.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := pinger.Ping(ctx); err != nil {

@@ -187,7 +187,7 @@ func TestLagCountsRecordsNotHandledYet(t *testing.T) {
 
 	release := make(chan struct{})
 	gc := kafkatest.GroupConfig(t, topic)
-	startConsumer(t, cfg, gc, func(ctx context.Context, m *kafka.Message) error {
+	startConsumer(t, cfg, gc, func(ctx context.Context, _ *kafka.Message) error {
 		select {
 		case <-release:
 		case <-ctx.Done():

@@ -72,6 +72,8 @@ const DefaultDeadLetterTopic = "dead-letter-topic"
 
 // Publisher is the part of Producer that DeadLetter needs.
 type Publisher interface {
+	// Publish sends records and returns once all of them are acknowledged,
+	// or with the error that stopped it.
 	Publish(ctx context.Context, records ...Record) error
 }
 
@@ -125,7 +127,9 @@ func DeadLetter(pub Publisher, topic, group string, log *zap.Logger) Middleware 
 				return err
 			}
 			if perr := pub.Publish(ctx, dl.Record(ctx, msg, err)); perr != nil {
-				return fmt.Errorf("dead-letter to %s: %w (handler error: %v)", topic, perr, err)
+				// Only perr is wrapped: err is permanent, and would make this
+				// failure, a transient one, permanent too.
+				return fmt.Errorf("dead-letter to %s: %w (handler error: %v)", topic, perr, err) //nolint:errorlint // err must not be wrapped
 			}
 			log.Warn("message dead-lettered",
 				zap.String("topic", msg.Topic), zap.Int32("partition", msg.Partition),

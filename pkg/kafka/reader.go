@@ -162,7 +162,7 @@ func consume(ctx context.Context, consumer sarama.Consumer, topic string, partit
 			return ctx.Err()
 		case <-Stopping(ctx):
 			return fmt.Errorf("kafka: read %s/%d: %w", topic, partition, errStopping)
-		case <-pc.Errors():
+		case <-pc.Errors(): //nolint:errcheck // sarama retries what it reports here by itself (see above)
 		case <-idle.C:
 			if reached != nil && reached() {
 				return nil

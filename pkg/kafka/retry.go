@@ -41,7 +41,7 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 		return 0
 	}
 	// Between 75% and 100% of d.
-	return d - time.Duration(rand.Int64N(int64(d)/4+1))
+	return d - time.Duration(rand.Int64N(int64(d)/4+1)) //nolint:gosec // jitter spreads retries; nothing secret comes of it
 }
 
 // Retry calls fn until it returns nil, waiting after each failure as p says;

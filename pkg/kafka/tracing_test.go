@@ -45,7 +45,7 @@ func endedSpan(rec *tracetest.SpanRecorder, name string, id trace.SpanID) sdktra
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
