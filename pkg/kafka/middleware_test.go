@@ -81,8 +81,9 @@ func TestRetryStopsWhenContextEnds(t *testing.T) {
 			return errTransient
 		})
 	err := h(ctx, &kafka.Message{})
-	if !errors.Is(err, context.Canceled) || kafka.IsPermanent(err) {
-		t.Fatalf("err = %v, want a transient error wrapping context.Canceled", err)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, errTransient) || kafka.IsPermanent(err) ||
+		err.Error() != "retry abandoned: context canceled (last error: broker away)" {
+		t.Fatalf("err = %v, want a transient error wrapping context.Canceled and the last error", err)
 	}
 	if calls != 1 {
 		t.Errorf("calls = %d, want 1", calls)

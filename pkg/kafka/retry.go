@@ -57,8 +57,9 @@ func (p RetryPolicy) Retry(ctx context.Context, fn func() error, onRetry func(at
 // Do is Retry for a message's handling. A permanent error (see Permanent)
 // is returned at once, without a retry. When MaxAttempts is exhausted the
 // last error is returned marked Permanent. Do gives up early, returning a
-// transient error, when ctx ends or the consumer is stopping: work not done
-// then is left for whoever handles the message next.
+// transient error that wraps the last one (and ctx's error, if ctx ended),
+// when ctx ends or the consumer is stopping: work not done then is left for
+// whoever handles the message next.
 func (p RetryPolicy) Do(ctx context.Context, fn func() error, onRetry func(attempt int, wait time.Duration, err error)) error {
 	attempts, err := p.retry(ctx, fn, IsPermanent, onRetry)
 	switch {
@@ -67,7 +68,7 @@ func (p RetryPolicy) Do(ctx context.Context, fn func() error, onRetry func(attem
 	case attempts == p.MaxAttempts:
 		return Permanent(fmt.Errorf("gave up after %d attempts: %w", attempts, err))
 	case ctx.Err() != nil:
-		return fmt.Errorf("retry abandoned: %w (last error: %v)", ctx.Err(), err)
+		return fmt.Errorf("retry abandoned: %w (last error: %w)", ctx.Err(), err)
 	default:
 		return fmt.Errorf("retry abandoned, consumer stopping: %w", err)
 	}
