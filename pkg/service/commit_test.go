@@ -123,7 +123,12 @@ func TestConsumersCommitOnlyWhatTheLogWrote(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- app.Run(ctx) }()
-			defer func() { cancel(); <-done }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			}()
 
 			recs := make([]kafka.Record, n)
 			for i := range recs {

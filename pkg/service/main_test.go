@@ -101,7 +101,7 @@ func TestSecondSignalEndsAStuckStop(t *testing.T) {
 // which is then read from out.
 func startRunning(t *testing.T, env string, stderr io.Writer) (cmd *exec.Cmd, out io.Reader) {
 	t.Helper()
-	cmd = exec.Command(os.Args[0], "-test.run=^$")
+	cmd = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -120,7 +120,7 @@ func startRunning(t *testing.T, env string, stderr io.Writer) (cmd *exec.Cmd, ou
 // exits with status 1 and returns its stdout and stderr.
 func runFailing(t *testing.T, env string) []byte {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError

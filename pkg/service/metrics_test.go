@@ -42,7 +42,7 @@ func TestAppServesMetrics(t *testing.T) {
 		_, _ = w.Write([]byte("hello"))
 	}))
 	// A pattern without a method counts under the request's.
-	app.Handle("/echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	app.Handle("/echo", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	greetings := prometheus.NewCounter(prometheus.CounterOpts{Name: "eventshop_test_greetings_total", Help: "h"})
 	if err := app.Metrics().Register(greetings); err != nil {
 		t.Fatal(err)
@@ -79,7 +79,7 @@ func TestAppServesMetrics(t *testing.T) {
 		{"GET", "/hello/ann"}, {"GET", "/hello/bob"}, {"GET", "/hello/nobody"}, {"GET", "/nowhere"},
 		{"POST", "/echo"}, {"BREW", "/echo"},
 	} {
-		r, err := http.NewRequest(req.method, url+req.path, nil)
+		r, err := http.NewRequestWithContext(t.Context(), req.method, url+req.path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,12 @@ func TestAppServesMetrics(t *testing.T) {
 		resp.Body.Close()
 	}
 	// A method no route takes: the mux's 405, with a JSON body.
-	resp, err := http.Post(url+"/hello/ann", "application/json", nil)
+	post, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/hello/ann", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(post)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,8 @@ import (
 
 // Configurable is a service's config struct: it embeds Base.
 type Configurable interface {
+	// BaseConfig returns the embedded Base, which Setup loads, validates
+	// and logs with the rest.
 	BaseConfig() *Base
 }
 
@@ -42,7 +44,7 @@ type Configurable interface {
 // that is now done (a successful healthcheck): the process should exit 0.
 var ErrDone = errors.New("done")
 
-// HealthcheckCommand, as the first argument, makes the binary probe the
+// HealthcheckCommand is the first argument that makes the binary probe the
 // /healthz endpoint of the service configured by the rest of the command line
 // and the environment, and exit 0 if it answers. Container images without a
 // shell or curl use it as their health check.
@@ -165,7 +167,8 @@ func New(ctx context.Context, name string, base Base, log *zap.Logger) (*App, er
 	a := &App{Log: log, name: name, base: base, kafka: base.Kafka(name), mux: http.NewServeMux()}
 
 	var err error
-	if a.listener, err = net.Listen("tcp", base.HTTPAddr); err != nil {
+	var lc net.ListenConfig
+	if a.listener, err = lc.Listen(ctx, "tcp", base.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http_addr %s: %w", base.HTTPAddr, err)
 	}
 	fail := func(err error) (*App, error) {
@@ -343,8 +346,8 @@ func (a *App) EnsureTopics(ctx context.Context, specs ...kafka.TopicSpec) error 
 func (a *App) TopicSpec(name string, configs map[string]string) kafka.TopicSpec {
 	return kafka.TopicSpec{
 		Name:              name,
-		Partitions:        int32(a.base.TopicPartitions),
-		ReplicationFactor: int16(a.base.TopicReplicationFactor),
+		Partitions:        int32(a.base.TopicPartitions),        //nolint:gosec // Base.Validate keeps it within 1..10000
+		ReplicationFactor: int16(a.base.TopicReplicationFactor), //nolint:gosec // Base.Validate keeps it within 1..32767
 		Configs:           configs,
 	}
 }

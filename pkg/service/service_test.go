@@ -133,7 +133,11 @@ func TestAppServesHealthConsumesAndStops(t *testing.T) {
 	}
 
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(fmt.Sprintf("http://%s%s", app.HTTPAddr(), path))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("http://%s%s", app.HTTPAddr(), path), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +169,8 @@ func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
 
 func TestNewFailsAtOnceWhenTheHTTPPortIsTaken(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,11 @@ func TestSpansReachTheOTLPEndpoint(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
 
-	resp, err := http.Post("http://"+app.HTTPAddr()+"/empty", "", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+app.HTTPAddr()+"/empty", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,8 @@ func TestStopGivesUpOnARunThatDoesNotReturn(t *testing.T) {
 func TestFreeAddrIsALoopbackAddressToListenOn(t *testing.T) {
 	t.Parallel()
 	addr := servicetest.FreeAddr(t)
-	ln, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", addr)
 	if err != nil {
 		t.Fatalf("listen on FreeAddr's %s: %v", addr, err)
 	}
