@@ -115,9 +115,11 @@ func (d *Documents) checkRequest(op map[string]any, opLoc string, e Exchange) er
 	if len(content) == 0 {
 		return nil
 	}
-	mediaType, _, err := mime.ParseMediaType(e.RequestHeader.Get("Content-Type"))
+	mediaType, params, err := mime.ParseMediaType(e.RequestHeader.Get("Content-Type"))
 	_, documented := content[mediaType]
-	documented = documented && err == nil
+	// JSON has no other encoding than UTF-8 (RFC 8259).
+	charset, hasCharset := params["charset"]
+	documented = documented && err == nil && (!hasCharset || mediaType != "application/json" || strings.EqualFold(charset, "utf-8"))
 	var bodyErr error
 	if documented {
 		bodyErr = d.checkBody(opLoc+"/requestBody/content/"+escape(mediaType)+"/schema", mediaType, e.RequestBody)
@@ -169,11 +171,10 @@ func escape(s string) string {
 // and then passed on whole, so next cannot stream.
 func (d *Documents) Handler(tb testing.TB, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A body that fails to arrive fails next the same way, after the
+		// part that did.
 		reqBody, err := io.ReadAll(r.Body)
-		if err != nil {
-			tb.Errorf("apicheck: read request body: %v", err)
-		}
-		r.Body = io.NopCloser(bytes.NewReader(reqBody))
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(reqBody), failingReader{err}))
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
 		res := rec.Result()
@@ -224,6 +225,15 @@ func (d *Documents) Transport(tb testing.TB, next http.RoundTripper) http.RoundT
 		}
 		return res, nil
 	})
+}
+
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) {
+	if r.err == nil {
+		return 0, io.EOF
+	}
+	return 0, r.err
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/eventbus"
@@ -238,7 +239,12 @@ func (s *child) stop(t *testing.T) {
 // service exits or 30 seconds pass first.
 func waitForStock(t *testing.T, s *child, url, want string) {
 	t.Helper()
-	client := &http.Client{Timeout: time.Second}
+	docs, err := apicheck.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every answer must match api/openapi.yaml.
+	client := &http.Client{Timeout: time.Second, Transport: docs.Transport(t, nil)}
 	deadline := time.After(30 * time.Second)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()

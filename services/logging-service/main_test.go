@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
@@ -31,13 +32,18 @@ import (
 
 const waitLong = 60 * time.Second
 
-// getJSON fetches url into v and reports whether it answered 200.
-func getJSON(ctx context.Context, url string, v any) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// getJSON fetches url into v and reports whether it answered 200. The
+// answer must match api/openapi.yaml, or t fails.
+func getJSON(t *testing.T, url string, v any) bool {
+	docs, err := apicheck.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: docs.Transport(t, nil)}).Do(req)
 	if err != nil {
 		return false
 	}
@@ -72,7 +78,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	// Ready means the topics exist, so publishing cannot race their creation.
 	kafkatest.Eventually(t, waitLong, func() bool {
 		svc.FailIfExited(t)
-		return getJSON(t.Context(), "http://"+addr+"/readyz", nil)
+		return getJSON(t, "http://"+addr+"/readyz", nil)
 	}, "GET /readyz never answered 200")
 	// The container image's health check runs the binary this way.
 	probe := []string{service.HealthcheckCommand, "--http-addr", addr}
@@ -108,7 +114,7 @@ func TestRunCountsActionsAndDeadLettersPoison(t *testing.T) {
 	kafkatest.Eventually(t, waitLong, func() bool {
 		svc.FailIfExited(t)
 		var s httpapi.Summary
-		if !getJSON(t.Context(), "http://"+addr+"/actions", &s) {
+		if !getJSON(t, "http://"+addr+"/actions", &s) {
 			return false
 		}
 		got = got[:0]

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventshop/eventshop/api"
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
@@ -36,6 +38,17 @@ func postSample(ctx context.Context, client *http.Client, base string) (*http.Re
 	return client.Do(req)
 }
 
+// checkedClient returns a client every exchange of which must match
+// api/openapi.yaml, or t fails.
+func checkedClient(t *testing.T) *http.Client {
+	t.Helper()
+	docs, err := apicheck.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: docs.Transport(t, nil)}
+}
+
 // startService runs the service on the cluster kc, without the simulator
 // and with any further flags in args, and returns it once /readyz answers,
 // with the address it serves HTTP on.
@@ -54,7 +67,7 @@ func startService(t *testing.T, kc kafka.Config, args ...string) (*servicetest.R
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := checkedClient(t).Do(req)
 		if err != nil {
 			return false
 		}
@@ -84,7 +97,8 @@ func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 		t.Errorf("healthcheck of the running service = %v, want service.ErrDone", err)
 	}
 
-	resp, err := postSample(t.Context(), http.DefaultClient, base)
+	client := checkedClient(t)
+	resp, err := postSample(t.Context(), client, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +155,55 @@ func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestServedAnswersMatchOpenAPI asks the running service everything
+// api/openapi.yaml says it answers, through a client that checks each
+// exchange against the document, and that GET /openapi.yaml serves it.
+func TestServedAnswersMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	svc, addr := startService(t, kafkatest.Config(t))
+	svc.StopTimeout = integrationTimeout
+	defer func() {
+		if err := svc.Stop(); err != nil {
+			t.Errorf("run after stop: %v", err)
+		}
+	}()
+	client := checkedClient(t)
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{http.MethodGet, "/openapi.yaml", "", http.StatusOK},
+		{http.MethodGet, "/healthz", "", http.StatusOK},
+		{http.MethodGet, "/readyz", "", http.StatusOK},
+		{http.MethodGet, "/metrics", "", http.StatusOK},
+		{http.MethodGet, "/orders", "", http.StatusMethodNotAllowed},
+		{http.MethodDelete, "/openapi.yaml", "", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/orders", `{"customerId":"C","products":[]}`, http.StatusBadRequest},
+		{http.MethodPost, "/orders", `{"customerId":"C","products":[{"productId":"P","quantity":1,"totalPrice":0}]}`, http.StatusAccepted},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), c.method, "http://"+addr+c.path, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s = %d %s, want %d", c.method, c.path, resp.StatusCode, body, c.status)
+		}
+		if c.path == "/openapi.yaml" && c.status == http.StatusOK && string(body) != string(api.OpenAPI) {
+			t.Errorf("GET /openapi.yaml served %d bytes, not api/openapi.yaml's %d", len(body), len(api.OpenAPI))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/httpserver"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/httpapi"
 	"github.com/eventshop/eventshop/services/inventory-service/internal/inventory"
@@ -81,8 +82,13 @@ func TestStock(t *testing.T) {
 				path = "/stock"
 			}
 			rec := httptest.NewRecorder()
-			// Served as the service serves it.
-			httpserver.JSONNotAllowed(mux).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), tt.method, path, nil))
+			// Served as the service serves it, every exchange checked
+			// against api/openapi.yaml.
+			docs, err := apicheck.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs.Handler(t, httpserver.JSONNotAllowed(mux)).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), tt.method, path, nil))
 
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)

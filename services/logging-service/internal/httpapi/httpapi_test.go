@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/dedupe"
 	"github.com/eventshop/eventshop/services/logging-service/internal/actionlog"
@@ -49,8 +50,13 @@ func TestActionsHandlerServesTheCounts(t *testing.T) {
 
 			mux := http.NewServeMux()
 			httpapi.Register(mux, r)
+			docs, err := apicheck.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
 			rec := httptest.NewRecorder()
-			mux.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/actions", nil))
+			// Checked against api/openapi.yaml.
+			docs.Handler(t, mux).ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/actions", nil))
 
 			if rec.Code != http.StatusOK {
 				t.Errorf("status %d, want 200", rec.Code)

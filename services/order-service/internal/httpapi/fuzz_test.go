@@ -54,7 +54,7 @@ func FuzzPostOrder(f *testing.F) {
 
 		pub := &eventbustest.Events{}
 		w := httptest.NewRecorder()
-		api(pub, time.Minute).ServeHTTP(w, r)
+		api(t, pub, time.Minute).ServeHTTP(w, r)
 
 		calls := pub.Calls()
 		if w.Code >= 500 {

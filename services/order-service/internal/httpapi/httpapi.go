@@ -1,5 +1,5 @@
 // Package httpapi serves the order service's HTTP API: POST /orders places an
-// order.
+// order, GET /openapi.yaml serves the API's OpenAPI document (api/openapi.yaml).
 //
 // The body is the new-order contract as JSON, checked by the same decoder the
 // consumers use, so anything the API accepts every consumer accepts too. The
@@ -30,6 +30,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/eventshop/eventshop/api"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/logging"
@@ -46,9 +47,14 @@ type Mux interface {
 	Handle(pattern string, h http.Handler)
 }
 
-// Register adds POST /orders, which places orders through svc, to mux.
+// Register adds POST /orders, which places orders through svc, to mux, and
+// GET /openapi.yaml, which serves the API's OpenAPI document.
 func Register(mux Mux, svc *orders.Service, log *zap.Logger) {
 	mux.Handle("POST /orders", &handler{orders: svc, log: log})
+	mux.Handle("GET /openapi.yaml", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(api.OpenAPI) // the client is gone if this fails; nothing to tell it
+	}))
 }
 
 // handler serves POST /orders.

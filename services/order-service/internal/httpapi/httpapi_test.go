@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/eventbus/eventbustest"
 	"github.com/eventshop/eventshop/pkg/httpserver"
@@ -50,11 +51,17 @@ type request struct {
 const path = "/orders"
 
 // api returns the API, placing orders through pub, as the service serves
-// it: its routes on a mux, behind httpserver.JSONNotAllowed.
-func api(pub orders.Publisher, publishTimeout time.Duration) http.Handler {
+// it: its routes on a mux, behind httpserver.JSONNotAllowed. Every exchange
+// it serves must match api/openapi.yaml, or t fails.
+func api(t testing.TB, pub orders.Publisher, publishTimeout time.Duration) http.Handler {
+	t.Helper()
 	mux := http.NewServeMux()
 	httpapi.Register(mux, orders.NewService(pub, eventbustest.SequentialIDs(), publishTimeout, zap.NewNop()), zap.NewNop())
-	return httpserver.JSONNotAllowed(mux)
+	docs, err := apicheck.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs.Handler(t, httpserver.JSONNotAllowed(mux))
 }
 
 func serve(t *testing.T, pub orders.Publisher, publishTimeout time.Duration, req request) *httptest.ResponseRecorder {
@@ -68,7 +75,7 @@ func serve(t *testing.T, pub orders.Publisher, publishTimeout time.Duration, req
 	}
 	r.Header = req.header
 	w := httptest.NewRecorder()
-	api(pub, publishTimeout).ServeHTTP(w, r)
+	api(t, pub, publishTimeout).ServeHTTP(w, r)
 	return w
 }
 
@@ -408,7 +415,7 @@ func TestPostOrderAnswers408ForABodyCutByTheReadTimeout(t *testing.T) {
 	r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, path, timedOutBody{})
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	api(pub, time.Second).ServeHTTP(w, r)
+	api(t, pub, time.Second).ServeHTTP(w, r)
 	if w.Code != http.StatusRequestTimeout {
 		t.Fatalf("status = %d, want 408; body %s", w.Code, w.Body)
 	}
