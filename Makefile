@@ -69,7 +69,7 @@ kafka-down: ## Stop the local Apache Kafka and delete its data
 	@bash deploy/kafka/kafka.sh down
 
 .PHONY: lint
-lint: ## Check formatting (gofmt), run go vet, golangci-lint and govulncheck on every module
+lint: ## Check formatting (gofmt), run go vet, golangci-lint and govulncheck on every module, and api/schemas against api/baseline
 	@out=$$("$$(go env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; for mod in $(MODULES) $(SOLO_MODULES); do \
@@ -78,6 +78,8 @@ lint: ## Check formatting (gofmt), run go vet, golangci-lint and govulncheck on 
 	done
 	@$(MAKE) --no-print-directory golangci-lint
 	@bash deploy/tools/vulncheck.sh
+	@echo "==> api: schemas compatible with api/baseline"
+	@cd api && go test -count=1 -run '^TestCompatibleWithBaseline$$' .
 
 # golangci-lint is pinned in a tool module of its own, outside go.work, so
 # that its dependencies and govulncheck's (deploy/tools) do not move each
@@ -91,6 +93,12 @@ golangci-lint: ## Run golangci-lint (.golangci.yml) over every module (go tool; 
 	echo "==> $$("$$gl" version)" && \
 	"$$gl" run $(patsubst $(CURDIR)/%,./%/...,$(MODULES)) && \
 	for mod in $(SOLO_MODULES); do ($(in_module) && "$$gl" run ./...) || exit 1; done
+
+# api/baseline holds the schemas as last published; `make lint` fails on a
+# change incompatible with them. Publishing a breaking change is deliberate.
+.PHONY: api-baseline
+api-baseline: ## Accept the current api/schemas as the baseline the compatibility check compares with
+	rm -rf api/baseline/schemas && mkdir -p api/baseline/schemas && cp api/schemas/*.json api/baseline/schemas/
 
 .PHONY: vulncheck
 vulncheck: ## Scan every module with govulncheck against the pinned, offline vulnerability database

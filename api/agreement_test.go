@@ -147,20 +147,23 @@ func pick(r *rand.Rand, values ...[]string) string {
 // value returns the JSON text of a member: usually one of its own kind,
 // sometimes anything, sometimes left out ("").
 func value(r *rand.Rand, kind []string) string {
-	switch n := r.IntN(10); {
-	case n == 0:
+	switch r.IntN(10) {
+	case 0:
 		return ""
-	case n == 1:
+	case 1:
 		return pick(r, texts, numbers, others)
 	}
 	return pick(r, kind)
 }
 
-func object(r *rand.Rand, members ...string) string {
+// object returns a JSON object of the members given as name, value pairs,
+// leaving out those whose value is "", sometimes with an unknown one too,
+// in random order.
+func object(r *rand.Rand, members ...[2]string) string {
 	var parts []string
-	for i := 0; i < len(members); i += 2 {
-		if members[i+1] != "" {
-			parts = append(parts, strconv.Quote(members[i])+":"+members[i+1])
+	for _, m := range members {
+		if m[1] != "" {
+			parts = append(parts, strconv.Quote(m[0])+":"+m[1])
 		}
 	}
 	if r.IntN(8) == 0 {
@@ -181,7 +184,8 @@ func generated(r *rand.Rand, n int) [][]byte {
 		case 0, 1, 2:
 			var lines []string
 			for range r.IntN(3) + r.IntN(2) {
-				line := object(r, "productId", value(r, ids), "quantity", value(r, numbers), "totalPrice", value(r, numbers))
+				line := object(r, [2]string{"productId", value(r, ids)}, [2]string{"quantity", value(r, numbers)},
+					[2]string{"totalPrice", value(r, numbers)})
 				if r.IntN(20) == 0 {
 					line = pick(r, texts, numbers, others)
 				}
@@ -191,11 +195,11 @@ func generated(r *rand.Rand, n int) [][]byte {
 			if r.IntN(20) == 0 {
 				products = pick(r, texts, numbers, others)
 			}
-			b = object(r, "orderId", value(r, ids), "customerId", value(r, ids), "products", products)
+			b = object(r, [2]string{"orderId", value(r, ids)}, [2]string{"customerId", value(r, ids)}, [2]string{"products", products})
 		case 3:
-			b = object(r, "productId", value(r, texts))
+			b = object(r, [2]string{"productId", value(r, texts)})
 		case 4, 5:
-			b = object(r, "serviceName", value(r, texts), "action", value(r, texts))
+			b = object(r, [2]string{"serviceName", value(r, texts)}, [2]string{"action", value(r, texts)})
 		default:
 			b = pick(r, texts, numbers, others, []string{`{"productId":"P"} x`, `{"productId":`, ``, `{"a":1,"a":2}`})
 		}
