@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
@@ -118,17 +119,29 @@ func TestShopEndToEnd(t *testing.T) {
 	// the products and consumer groups are this run's own: orders of others
 	// name products this inventory does not hold.
 	p1, p2 := "PRODUCT-123", "PRODUCT-321"
+	groups := map[string]string{
+		"inventory-service": "inventory-service-group", "notification-service": "notification-service-group",
+		"logging-service": "logging-service-group",
+	}
 	if kafkatest.External() {
 		opts.externalKafka = true
 		opts.kafkaAddr = kafkatest.Brokers(t)[0]
 		p1, p2 = kafkatest.Name(t, "PRODUCT-123"), kafkatest.Name(t, "PRODUCT-321")
 		opts.env["inventory-service"] = append(opts.env["inventory-service"], "INITIAL_STOCK="+p1+"=109,"+p2+"=109")
-		for _, s := range []string{"inventory-service", "notification-service", "logging-service"} {
-			opts.env[s] = append(opts.env[s], "CONSUMER_GROUP="+kafkatest.Name(t, s))
+		for s := range groups {
+			groups[s] = kafkatest.Name(t, s)
+			opts.env[s] = append(opts.env[s], "CONSUMER_GROUP="+groups[s])
 		}
 	} else {
 		opts.kafkaAddr = servicetest.FreeAddr(t)
 	}
+
+	// Every HTTP exchange must match api/openapi.yaml.
+	docs, err := apicheck.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: docs.Transport(t, nil)}
 
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -143,7 +156,7 @@ func TestShopEndToEnd(t *testing.T) {
 
 	for _, addr := range append(slices.Collect(maps.Values(httpAddr)), secondInventory) {
 		url := "http://" + addr + "/readyz"
-		kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(t.Context(), url) == http.StatusOK }, "%s not ready", url)
+		kafkatest.Eventually(t, 90*time.Second, func() bool { return httpStatus(t.Context(), client, url) == http.StatusOK }, "%s not ready", url)
 	}
 
 	// The tutorial's sample order, three times, under ids of this run so that
@@ -156,13 +169,13 @@ func TestShopEndToEnd(t *testing.T) {
 		order.Products[0].ProductID, order.Products[1].ProductID = p1, p2
 		orderIDs[i] = order.OrderID
 		body, _ := json.Marshal(order)
-		status, resp := post(t, "http://"+httpAddr["order-service"]+"/orders", body)
+		status, resp := post(t, client, "http://"+httpAddr["order-service"]+"/orders", body)
 		if status != http.StatusAccepted || !strings.Contains(resp, order.OrderID) {
 			t.Fatalf("POST order %d: %d %s, want 202 with its orderId", i+1, status, resp)
 		}
 	}
 	// An invalid order is refused and publishes nothing.
-	status, resp := post(t, "http://"+httpAddr["order-service"]+"/orders",
+	status, resp := post(t, client, "http://"+httpAddr["order-service"]+"/orders",
 		[]byte(`{"orderId":"ORDER-E2E-BAD","customerId":"C","products":[{"productId":"P","quantity":0,"totalPrice":1}]}`))
 	if status != http.StatusBadRequest || !strings.Contains(resp, "products[0].quantity") {
 		t.Fatalf("POST invalid order: %d %s, want 400 naming products[0].quantity", status, resp)
@@ -251,8 +264,8 @@ func TestShopEndToEnd(t *testing.T) {
 	wantStock := fmt.Sprintf(`{%q:109,%q:106}`, p1, p2)
 	for _, addr := range []string{httpAddr["inventory-service"], secondInventory} {
 		url := "http://" + addr + "/stock"
-		kafkatest.Eventually(t, 30*time.Second, func() bool { return httpBody(t.Context(), url) == wantStock },
-			"GET %s = %s, want %s", url, httpBody(t.Context(), url), wantStock)
+		kafkatest.Eventually(t, 30*time.Second, func() bool { return httpBody(t.Context(), client, url) == wantStock },
+			"GET %s = %s, want %s", url, httpBody(t.Context(), client, url), wantStock)
 	}
 
 	// What every service's /metrics says: the records it was sent, each
@@ -266,6 +279,53 @@ func TestShopEndToEnd(t *testing.T) {
 		problems = metricsProblems(t.Context(), scrape, p1, p2, !opts.externalKafka)
 		return len(problems) == 0
 	}, "the metrics do not add up:\n%v", stringer(func() string { return strings.Join(problems, "\n") }))
+
+	// A record that breaks the contract: each group that reads
+	// new-order-topic parks it on dead-letter-topic.
+	poisonKey := fmt.Sprintf("ORDER-E2E-%d-POISON", run)
+	kafkatest.NewPublisher(t, kc).PublishInOrder(t.Context(), kafka.Record{
+		Topic: contracts.TopicNewOrder, Key: []byte(poisonKey),
+		Value: []byte(`{"orderId":"` + poisonKey + `","customerId":"C","products":[]}`),
+	})
+	isPoison := func(m *kafka.Message) bool { return string(m.Key) == poisonKey }
+	parkedBy := map[string]bool{}
+	for _, m := range kafkatest.ReadMatching(t, kc, kafka.DefaultDeadLetterTopic, isPoison, 2, 60*time.Second) {
+		parkedBy[m.Header(kafka.HeaderDLTConsumerGroup)] = true
+	}
+	if !parkedBy[groups["inventory-service"]] || !parkedBy[groups["notification-service"]] || len(parkedBy) != 2 {
+		t.Errorf("the poison record was dead-lettered by %v, want once by each of %s and %s",
+			parkedBy, groups["inventory-service"], groups["notification-service"])
+	}
+
+	// Every record on every topic, the inventory's internal ones and the
+	// dead letters included, matches api/asyncapi.yaml: its value, its key
+	// and its headers. On a shared cluster only this run's are read.
+	inventoryGroup := groups["inventory-service"]
+	ours := map[string]func(*kafka.Message) bool{
+		contracts.TopicNewOrder:         isOurs,
+		contracts.TopicInventoryEmpty:   isOursByCorrelation,
+		contracts.TopicNewLoggingAction: isOursByCorrelation,
+		kafka.DefaultDeadLetterTopic:    isPoison,
+	}
+	for _, topic := range []string{
+		contracts.TopicNewOrder, contracts.TopicInventoryEmpty, contracts.TopicNewLoggingAction, kafka.DefaultDeadLetterTopic,
+		inventoryGroup + "-reservations", inventoryGroup + "-stock-changelog", inventoryGroup + "-order-ids-changelog",
+	} {
+		checked := 0
+		for _, m := range kafkatest.ReadFor(t, kc, topic, 2*time.Second) {
+			if match := ours[topic]; (opts.externalKafka && match != nil && !match(m)) || (topic == contracts.TopicNewOrder && isPoison(m)) {
+				continue
+			}
+			checked++
+			if err := docs.CheckRecord(topic, m.Key, m.Headers, m.Value); err != nil {
+				t.Errorf("record %s/%d@%d: %v", topic, m.Partition, m.Offset, err)
+			}
+		}
+		if checked == 0 {
+			t.Errorf("no record on %s to check against asyncapi.yaml", topic)
+		}
+		t.Logf("%s: %d records checked against asyncapi.yaml", topic, checked)
+	}
 
 	cancel()
 	select {
@@ -411,8 +471,8 @@ func countLogged(out *syncBuffer, serviceName, action string) int {
 }
 
 // httpBody returns the body of a GET of url, trimmed, or "" on failure.
-func httpBody(ctx context.Context, url string) string {
-	resp, err := get(ctx, url)
+func httpBody(ctx context.Context, client *http.Client, url string) string {
+	resp, err := get(ctx, client, url)
 	if err != nil {
 		return ""
 	}
@@ -421,8 +481,8 @@ func httpBody(ctx context.Context, url string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func httpStatus(ctx context.Context, url string) int {
-	resp, err := get(ctx, url)
+func httpStatus(ctx context.Context, client *http.Client, url string) int {
+	resp, err := get(ctx, client, url)
 	if err != nil {
 		return 0
 	}
@@ -430,22 +490,22 @@ func httpStatus(ctx context.Context, url string) int {
 	return resp.StatusCode
 }
 
-func get(ctx context.Context, url string) (*http.Response, error) {
+func get(ctx context.Context, client *http.Client, url string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	return http.DefaultClient.Do(req)
+	return client.Do(req)
 }
 
-func post(t *testing.T, url string, body []byte) (int, string) {
+func post(t *testing.T, client *http.Client, url string, body []byte) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}
