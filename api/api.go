@@ -12,7 +12,9 @@ import "embed"
 //go:embed openapi.yaml asyncapi.yaml schemas/*.json
 var Files embed.FS
 
-// OpenAPI is openapi.yaml, as order-service serves it at GET /openapi.yaml.
+// OpenAPI is openapi.bundled.yaml: openapi.yaml with the schemas it
+// references copied in, one self-contained document, as order-service
+// serves it at GET /openapi.yaml and client generators take it.
 //
-//go:embed openapi.yaml
+//go:embed openapi.bundled.yaml
 var OpenAPI []byte

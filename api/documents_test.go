@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
 	"io/fs"
 	"net/url"
 	"os"
@@ -18,27 +20,85 @@ import (
 	"github.com/eventshop/eventshop/api/apicheck"
 )
 
+var update = flag.Bool("update", false, "rewrite openapi.bundled.yaml from openapi.yaml")
+
 // TestOpenAPIDocument loads openapi.yaml with kin-openapi, resolving its
 // references into schemas/, and validates it against OpenAPI 3.1,
-// examples included.
+// examples included; and the same for openapi.bundled.yaml.
 func TestOpenAPIDocument(t *testing.T) {
 	t.Parallel()
-	if err := validateOpenAPI(api.OpenAPI); err != nil {
+	source, err := fs.ReadFile(api.Files, "openapi.yaml")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := validateOpenAPI(source); err != nil {
+		t.Errorf("openapi.yaml: %v", err)
+	}
+	if err := validateOpenAPI(api.OpenAPI); err != nil {
+		t.Errorf("openapi.bundled.yaml: %v", err)
 	}
 }
 
-func validateOpenAPI(doc []byte) error {
+func loadOpenAPI(doc []byte) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = true
 	loader.ReadFromURIFunc = func(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 		return fs.ReadFile(api.Files, path.Clean(u.Path))
 	}
-	d, err := loader.LoadFromDataWithPath(doc, &url.URL{Path: "openapi.yaml"})
+	return loader.LoadFromDataWithPath(doc, &url.URL{Path: "openapi.yaml"})
+}
+
+func validateOpenAPI(doc []byte) error {
+	d, err := loadOpenAPI(doc)
 	if err != nil {
 		return err
 	}
 	return d.Validate(context.Background())
+}
+
+// bundledHeader starts openapi.bundled.yaml.
+const bundledHeader = `# openapi.yaml with the schemas it references copied in: one self-contained
+# document, which order-service serves at GET /openapi.yaml and client
+# generators take. Do not edit: go test -run TestOpenAPIBundle -update
+# (in api/) writes it.
+`
+
+// TestOpenAPIBundle checks that openapi.bundled.yaml is openapi.yaml with
+// its references internalised by kin-openapi; -update rewrites it.
+func TestOpenAPIBundle(t *testing.T) {
+	t.Parallel()
+	source, err := fs.ReadFile(api.Files, "openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := loadOpenAPI(source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.InternalizeRefs(context.Background(), nil)
+	j, err := d.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(j, &v); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.WriteString(bundledHeader)
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile("openapi.bundled.yaml", out.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(out.Bytes(), api.OpenAPI) {
+		t.Error("openapi.bundled.yaml is not openapi.yaml bundled: go test -run TestOpenAPIBundle -update")
+	}
 }
 
 // TestAsyncAPIDocument validates asyncapi.yaml against the official JSON
@@ -83,11 +143,15 @@ func validateAsyncAPI(t *testing.T, doc []byte) error {
 // broken document, so that their passing means something.
 func TestDocumentsBreakOnPurpose(t *testing.T) {
 	t.Parallel()
-	brokenOpenAPI := bytes.Replace(api.OpenAPI, []byte("openapi: 3.1.0"), []byte("openapi: 3.1.0\nwebhooks: 7"), 1)
+	source, err := fs.ReadFile(api.Files, "openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokenOpenAPI := bytes.Replace(source, []byte("openapi: 3.1.0"), []byte("openapi: 3.1.0\nwebhooks: 7"), 1)
 	if validateOpenAPI(brokenOpenAPI) == nil {
 		t.Error("an OpenAPI document with webhooks: 7 validated")
 	}
-	noDescription := bytes.Replace(api.OpenAPI, []byte("description: Kafka holds the order and its logging action."), nil, 1)
+	noDescription := bytes.Replace(source, []byte("description: Kafka holds the order and its logging action."), nil, 1)
 	if validateOpenAPI(noDescription) == nil {
 		t.Error("an OpenAPI document with a response without description validated")
 	}
