@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
@@ -248,13 +249,19 @@ func TestRunServesHealthAndStopsCleanly(t *testing.T) {
 	svc := servicetest.Start(t, run, "--kafka-brokers", brokers[0], "--http-addr", addr, "--topic-partitions", "3",
 		"--consumer-group", kafkatest.Name(t, "notification-service"))
 
+	docs, err := apicheck.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every answer must match api/openapi.yaml.
+	client := &http.Client{Transport: docs.Transport(t, nil)}
 	kafkatest.Eventually(t, waitLong, func() bool {
 		svc.FailIfExited(t)
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/readyz", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return false
 		}
