@@ -27,7 +27,8 @@ func TestStopIsBoundedWhenTheBrokerFreezes(t *testing.T) {
 		"--shutdown-timeout", shutdownTimeout.String(), "--publish-timeout", "2s")
 
 	broker.Freeze()
-	client := &http.Client{Timeout: 15 * time.Second}
+	client := checkedClient(t, nil)
+	client.Timeout = 15 * time.Second
 	resp, err := postSample(t.Context(), client, "http://"+addr)
 	if err != nil {
 		t.Fatalf("POST /orders with the broker frozen: %v", err)

@@ -38,15 +38,16 @@ func postSample(ctx context.Context, client *http.Client, base string) (*http.Re
 	return client.Do(req)
 }
 
-// checkedClient returns a client every exchange of which must match
+// checkedClient returns a client, sending through next (nil for
+// http.DefaultTransport), every exchange of which must match
 // api/openapi.yaml, or t fails.
-func checkedClient(t *testing.T) *http.Client {
+func checkedClient(t *testing.T, next http.RoundTripper) *http.Client {
 	t.Helper()
 	docs, err := apicheck.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{Transport: docs.Transport(t, nil)}
+	return &http.Client{Transport: docs.Transport(t, next)}
 }
 
 // startService runs the service on the cluster kc, without the simulator
@@ -67,7 +68,7 @@ func startService(t *testing.T, kc kafka.Config, args ...string) (*servicetest.R
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := checkedClient(t).Do(req)
+		resp, err := checkedClient(t, nil).Do(req)
 		if err != nil {
 			return false
 		}
@@ -97,7 +98,7 @@ func TestRunPublishesAnOrderPostedOverHTTP(t *testing.T) {
 		t.Errorf("healthcheck of the running service = %v, want service.ErrDone", err)
 	}
 
-	client := checkedClient(t)
+	client := checkedClient(t, nil)
 	resp, err := postSample(t.Context(), client, base)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +172,7 @@ func TestServedAnswersMatchOpenAPI(t *testing.T) {
 			t.Errorf("run after stop: %v", err)
 		}
 	}()
-	client := checkedClient(t)
+	client := checkedClient(t, nil)
 	for _, c := range []struct {
 		method, path, body string
 		status             int

@@ -134,7 +134,8 @@ func firstLine(answer []byte) []byte {
 // its own, and checks that it is answered 202 within the client's timeout.
 func postOrder(t *testing.T, addr string) {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := checkedClient(t, &http.Transport{DisableKeepAlives: true})
+	client.Timeout = 5 * time.Second
 	resp, err := postSample(t.Context(), client, "http://"+addr)
 	if err != nil {
 		t.Fatalf("POST /orders beside the slow clients: %v", err)
