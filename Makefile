@@ -56,6 +56,22 @@ observed-tools: ## Build Prometheus, promtool and Jaeger for run-observed and th
 		GOWORK=off go -C $$dir tool -n $${tool#*:} >/dev/null || exit 1; \
 	done
 
+# deploy/helm checks the Helm chart. It is a module outside go.work, as Helm
+# and client-go would raise dependencies the services share; make test and
+# make lint run it beside the workspace's.
+.PHONY: test-helm
+test-helm: ## Check the Helm chart without a cluster (helm lint, helm template, strict decoding)
+	@echo "==> go test $(GOTEST_FLAGS) deploy/helm/... (GOWORK=off)"
+	@cd deploy/helm && GOWORK=off go test $(GOTEST_FLAGS) ./...
+
+.PHONY: vet-helm
+vet-helm:
+	@echo "==> go vet deploy/helm/... (GOWORK=off)"
+	@cd deploy/helm && GOWORK=off go vet ./...
+
+test: test-helm
+lint: vet-helm
+
 .PHONY: test-kafka
 test-kafka: ## Run every module's tests against a real Apache Kafka (KAFKA_BROKERS, or one started locally)
 	@bash deploy/kafka/test-kafka.sh

@@ -1,0 +1,8 @@
+// Package helm checks the eventshop Helm chart (eventshop/) without a
+// cluster: helm lint and helm template through the Helm SDK, and every
+// rendered object decoded strictly into the Kubernetes API types.
+//
+// It is a module of its own, outside go.work: Helm and client-go would
+// otherwise raise the versions of dependencies the services share. Run it
+// with `make test` or `GOWORK=off go test ./...` here.
+package helm

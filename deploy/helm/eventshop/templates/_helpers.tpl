@@ -1,0 +1,88 @@
+{{/*
+eventshop.fullname is the prefix of every object's name: the release name,
+with the chart's name added unless the release name holds it already.
+*/}}
+{{- define "eventshop.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 42 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 42 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* eventshop.name is the name of a service's objects; takes (dict "root" $ "service" NAME). */}}
+{{- define "eventshop.name" -}}
+{{- printf "%s-%s" (include "eventshop.fullname" .root) .service | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+eventshop.labels are every object's labels. With a service, its name is
+app.kubernetes.io/name, which the ServiceMonitor makes the Prometheus job, as
+the dashboard and the alert rules expect (job="order-service", ...).
+Takes (dict "root" $ "service" NAME), the service optional.
+*/}}
+{{- define "eventshop.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+app.kubernetes.io/part-of: eventshop
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+{{ include "eventshop.selectorLabels" . }}
+{{- end -}}
+
+{{- define "eventshop.selectorLabels" -}}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .service }}
+app.kubernetes.io/name: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* eventshop.brokers is KAFKA_BROKERS: kafka.bootstrapServers, or the Strimzi cluster's plain listener. */}}
+{{- define "eventshop.brokers" -}}
+{{- with .Values.kafka.bootstrapServers -}}
+{{ . }}
+{{- else -}}
+{{ printf "%s-kafka-bootstrap.%s.svc:9092" .Values.strimzi.cluster (include "eventshop.kafkaNamespace" .) }}
+{{- end -}}
+{{- end -}}
+
+{{- define "eventshop.kafkaNamespace" -}}
+{{- .Values.strimzi.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+eventshop.checkEnv fails the render when a service's env names a setting
+the chart sets from another value.
+*/}}
+{{- define "eventshop.checkEnv" -}}
+{{- $from := "the chart sets it from %s; set that instead" -}}
+{{- $owned := dict
+  "KAFKA_BROKERS" (printf $from "kafka.bootstrapServers")
+  "TOPIC_PARTITIONS" (printf $from "kafka.partitions")
+  "TOPIC_REPLICATION_FACTOR" (printf $from "kafka.replicationFactor")
+  "LOG_FORMAT" (printf $from "logFormat")
+  "LOG_LEVEL" (printf $from "logLevel")
+  "SHUTDOWN_TIMEOUT" (printf $from "shutdownTimeoutSeconds")
+  "OTEL_EXPORTER_OTLP_ENDPOINT" (printf $from "tracing.otlpEndpoint")
+  "HTTP_ADDR" (printf $from "the service's port")
+  "CONSUMER_GROUP" (printf $from "the service's consumerGroup")
+  "GOMEMLIMIT" (printf $from "the service's goMemLimit")
+-}}
+{{- range $name, $svc := .Values.services -}}
+{{- range $key, $_ := $svc.env -}}
+{{- with get $owned $key -}}
+{{- fail (printf "services.%s.env.%s: %s" $name $key .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* eventshop.checkGrace fails the render when a pod could be killed before its graceful stop is over. */}}
+{{- define "eventshop.checkGrace" -}}
+{{- $v := .Values -}}
+{{- range $name, $svc := $v.services -}}
+{{- $needed := add $v.shutdownTimeoutSeconds ($svc.preStopSleepSeconds | default 0) -}}
+{{- if le (int $v.terminationGracePeriodSeconds) (int $needed) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed shutdownTimeoutSeconds plus services.%s.preStopSleepSeconds (%d): the kubelet would kill %s before its graceful stop is over" (int $v.terminationGracePeriodSeconds) $name (int $needed) $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
