@@ -56,11 +56,11 @@ observed-tools: ## Build Prometheus, promtool and Jaeger for run-observed and th
 		GOWORK=off go -C $$dir tool -n $${tool#*:} >/dev/null || exit 1; \
 	done
 
-# deploy/helm checks the Helm chart. It is a module outside go.work, as Helm
-# and client-go would raise dependencies the services share; make test and
-# make lint run it beside the workspace's.
+# deploy/helm checks the Helm chart and the Strimzi manifests. It is a module
+# outside go.work, as Helm and client-go would raise dependencies the
+# services share; make test and make lint run it beside the workspace's.
 .PHONY: test-helm
-test-helm: ## Check the Helm chart without a cluster (helm lint, helm template, strict decoding)
+test-helm: ## Check the Helm chart and the Strimzi manifests without a cluster (Java 17 and Maven too)
 	@echo "==> go test $(GOTEST_FLAGS) deploy/helm/... (GOWORK=off)"
 	@cd deploy/helm && GOWORK=off go test $(GOTEST_FLAGS) ./...
 

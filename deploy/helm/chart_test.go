@@ -22,9 +22,12 @@ import (
 )
 
 const (
-	chartDir  = "eventshop"
-	release   = "eventshop"
-	namespace = "eventshop"
+	chartDir = "eventshop"
+	// exampleValues are the values for the Strimzi cluster of
+	// strimzi/kafka.yaml, with KEDA.
+	exampleValues = "strimzi/values.yaml"
+	release       = "eventshop"
+	namespace     = "eventshop"
 	// kubeVersion is the oldest Kubernetes the chart claims (Chart.yaml).
 	kubeVersion = "v1.30.0"
 	// serviceMonitorAPI is what a cluster with the Prometheus Operator lists.
@@ -46,13 +49,14 @@ type rendering struct {
 	apis  []string
 }
 
-// The ways the tests render the chart: the defaults, and on a cluster with
-// the Prometheus Operator.
+// The ways the tests render the chart: the defaults, the Strimzi example,
+// and the example on a cluster with the Prometheus Operator.
 var (
 	defaults  = rendering{name: "default values"}
-	monitored = rendering{name: "default values with the Prometheus Operator", apis: []string{serviceMonitorAPI}}
+	example   = rendering{name: "example values", files: []string{exampleValues}}
+	monitored = rendering{name: "example values with the Prometheus Operator", files: []string{exampleValues}, apis: []string{serviceMonitorAPI}}
 
-	renderings = []rendering{defaults, monitored}
+	renderings = []rendering{defaults, example, monitored}
 )
 
 // object is one rendered manifest.
@@ -219,7 +223,7 @@ func TestLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []rendering{defaults} {
+	for _, r := range []rendering{defaults, example} {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
 			vals, err := r.values()
@@ -258,6 +262,7 @@ func TestValuesRefused(t *testing.T) {
 		{"a broker without a port", []string{"kafka.bootstrapServers=kafka"}, []string{"bootstrapServers"}},
 		{"a log level the services refuse", []string{"logLevel=verbose"}, []string{"logLevel"}},
 		{"a setting the chart owns, as an env", []string{"services.order-service.env.KAFKA_BROKERS=x:1"}, []string{"services.order-service.env.KAFKA_BROKERS", "from kafka.bootstrapServers; set that instead"}},
+		{"the order id window, which the topic's retention follows", []string{"services.inventory-service.env.ORDER_ID_WINDOW=2h"}, []string{"services.inventory-service.env.ORDER_ID_WINDOW", "changelog"}},
 		{"a variable name the services do not read", []string{"services.logging-service.env.log_level=debug"}, []string{"/services/logging-service/env", "log_level"}},
 		{"a group for order-service, which consumes nothing", []string{"services.order-service.consumerGroup=g"}, []string{"order-service", "consumerGroup"}},
 		{"a service the shop does not have", []string{"services.payment-service.port=8004"}, []string{"services", "payment-service"}},
@@ -276,7 +281,7 @@ func TestValuesRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := render(rendering{name: tt.name, set: tt.set})
+			_, err := render(rendering{name: tt.name, files: []string{exampleValues}, set: tt.set})
 			if err == nil {
 				t.Fatalf("rendered with %v; want an error naming %q", tt.set, tt.want)
 			}

@@ -1,6 +1,8 @@
-// Package helm checks the eventshop Helm chart (eventshop/) without a
-// cluster: helm lint and helm template through the Helm SDK, and every
-// rendered object decoded strictly into the Kubernetes API types.
+// Package helm checks the eventshop Helm chart (eventshop/) and the Strimzi
+// manifests (strimzi/) without a cluster: helm lint and helm template
+// through the Helm SDK, every rendered object decoded strictly into the
+// Kubernetes API types, and the Strimzi resources read into Strimzi's own
+// API model.
 //
 // It is a module of its own, outside go.work: Helm and client-go would
 // otherwise raise the versions of dependencies the services share. Run it

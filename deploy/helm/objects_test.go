@@ -61,21 +61,30 @@ func decodeStrict(o object) (runtime.Object, error) {
 
 // TestRenderedObjectsDecodeStrictly renders the chart every way and checks
 // every object: the Kubernetes API's kinds and the ServiceMonitor decode
-// strictly into their Go types. A kind with no check fails.
+// strictly into their Go types; the KafkaTopics go to Strimzi's API model.
+// A kind with no check fails.
 func TestRenderedObjectsDecodeStrictly(t *testing.T) {
 	t.Parallel()
+	var topics []object
 	for _, r := range renderings {
-		for _, o := range mustRender(t, r) {
+		objs := mustRender(t, r)
+		for _, o := range objs {
 			switch o.kind {
 			case "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "ServiceMonitor":
 				if _, err := decodeStrict(o); err != nil {
 					t.Errorf("%s: %s: %v", r.name, o, err)
 				}
+			case "KafkaTopic":
+				topics = append(topics, o)
 			default:
 				t.Errorf("%s: %s: no check for kind %s", r.name, o, o.kind)
 			}
 		}
 	}
+	if len(topics) == 0 {
+		t.Fatal("no rendering has KafkaTopics")
+	}
+	checkStrimzi(t, len(topics), topicDocuments(topics)...)
 }
 
 // TestStrictDecodingCatchesMistakes breaks rendered objects in ways a typo
@@ -302,7 +311,7 @@ func configMapData(t *testing.T, objs []object) map[string]string {
 // PodDisruptionBudget selects the pods of one Deployment, its service's.
 func TestEachServiceSelectsItsOwnPods(t *testing.T) {
 	t.Parallel()
-	objs := mustRender(t, defaults)
+	objs := mustRender(t, example)
 	deps := deployments(t, objs)
 	for _, kind := range []string{"Service", "PodDisruptionBudget"} {
 		found := map[string]bool{}
@@ -349,7 +358,7 @@ func TestEachServiceSelectsItsOwnPods(t *testing.T) {
 // deploy/observability's dashboard as it is.
 func TestMonitoring(t *testing.T) {
 	t.Parallel()
-	if got := find(mustRender(t, defaults), "ServiceMonitor"); len(got) != 0 {
+	if got := find(mustRender(t, example), "ServiceMonitor"); len(got) != 0 {
 		t.Errorf("a ServiceMonitor without the Prometheus Operator's API: %v", got)
 	}
 	objs := mustRender(t, monitored)

@@ -50,8 +50,33 @@ app.kubernetes.io/name: {{ . }}
 {{- end -}}
 
 {{/*
+eventshop.topics lists every topic the services use, as YAML: the contract's
+three, the dead-letter topic, and inventory-service's own three, named after
+its group, with the settings it gives them itself at start (its
+internal/pipeline TopicSpecs; retention.ms is its ORDER_ID_WINDOW, 1 h, plus
+an hour). The Topic Operator would undo any other value the service sets.
+*/}}
+{{- define "eventshop.topics" -}}
+{{- $group := index .Values.services "inventory-service" "consumerGroup" -}}
+- name: new-order-topic
+- name: inventory-empty-topic
+- name: new-logging-action-topic
+- name: dead-letter-topic
+- name: {{ $group }}-reservations
+- name: {{ $group }}-stock-changelog
+  config:
+    cleanup.policy: compact
+    segment.ms: "600000"
+- name: {{ $group }}-order-ids-changelog
+  config:
+    cleanup.policy: delete
+    retention.ms: "7200000"
+    segment.ms: "600000"
+{{- end -}}
+
+{{/*
 eventshop.checkEnv fails the render when a service's env names a setting
-the chart sets from another value.
+the chart sets from another value, or one its KafkaTopics follow.
 */}}
 {{- define "eventshop.checkEnv" -}}
 {{- $from := "the chart sets it from %s; set that instead" -}}
@@ -66,6 +91,8 @@ the chart sets from another value.
   "HTTP_ADDR" (printf $from "the service's port")
   "CONSUMER_GROUP" (printf $from "the service's consumerGroup")
   "GOMEMLIMIT" (printf $from "the service's goMemLimit")
+  "DEAD_LETTER_TOPIC" "the KafkaTopics and every service name it dead-letter-topic"
+  "ORDER_ID_WINDOW" "the order ids changelog's KafkaTopic keeps ids for the default window, 1h, plus an hour"
 -}}
 {{- range $name, $svc := .Values.services -}}
 {{- range $key, $_ := $svc.env -}}
