@@ -57,7 +57,7 @@ observed-tools: ## Build Prometheus, promtool and Jaeger for run-observed and th
 	done
 
 # deploy/helm checks the Helm chart and the Strimzi manifests. It is a module
-# outside go.work, as Helm and client-go would raise dependencies the
+# outside go.work, as Helm, client-go and KEDA would raise dependencies the
 # services share; make test and make lint run it beside the workspace's.
 .PHONY: test-helm
 test-helm: ## Check the Helm chart and the Strimzi manifests without a cluster (Java 17 and Maven too)

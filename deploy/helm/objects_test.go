@@ -61,10 +61,11 @@ func decodeStrict(o object) (runtime.Object, error) {
 
 // TestRenderedObjectsDecodeStrictly renders the chart every way and checks
 // every object: the Kubernetes API's kinds and the ServiceMonitor decode
-// strictly into their Go types; the KafkaTopics go to Strimzi's API model.
-// A kind with no check fails.
+// strictly into their Go types; the ScaledObjects validate against KEDA's
+// CRD; the KafkaTopics go to Strimzi's API model. A kind with no check fails.
 func TestRenderedObjectsDecodeStrictly(t *testing.T) {
 	t.Parallel()
+	keda := loadScaledObjectCRD(t)
 	var topics []object
 	for _, r := range renderings {
 		objs := mustRender(t, r)
@@ -72,6 +73,10 @@ func TestRenderedObjectsDecodeStrictly(t *testing.T) {
 			switch o.kind {
 			case "Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "ServiceMonitor":
 				if _, err := decodeStrict(o); err != nil {
+					t.Errorf("%s: %s: %v", r.name, o, err)
+				}
+			case "ScaledObject":
+				for _, err := range keda.validate(o) {
 					t.Errorf("%s: %s: %v", r.name, o, err)
 				}
 			case "KafkaTopic":

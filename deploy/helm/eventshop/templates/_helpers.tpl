@@ -50,6 +50,26 @@ app.kubernetes.io/name: {{ . }}
 {{- end -}}
 
 {{/*
+eventshop.groupTopics lists the topics a service's consumer group reads, as
+YAML; takes (dict "service" NAME "group" GROUP). They are the services' own
+(pkg/contracts, and inventory-service's reservations named after its group),
+not settings.
+*/}}
+{{- define "eventshop.groupTopics" -}}
+{{- if eq .service "inventory-service" }}
+- new-order-topic
+- {{ .group }}-reservations
+{{- else if eq .service "notification-service" }}
+- new-order-topic
+- inventory-empty-topic
+{{- else if eq .service "logging-service" }}
+- new-logging-action-topic
+{{- else }}
+{{- fail (printf "services.%s.consumerGroup: %s consumes no topic, so it has no group" .service .service) }}
+{{- end }}
+{{- end -}}
+
+{{/*
 eventshop.topics lists every topic the services use, as YAML: the contract's
 three, the dead-letter topic, and inventory-service's own three, named after
 its group, with the settings it gives them itself at start (its
