@@ -8,7 +8,6 @@ import (
 	"log"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -294,6 +293,3 @@ func TestValuesRefused(t *testing.T) {
 		})
 	}
 }
-
-// chartPath returns a path inside the chart.
-func chartPath(elem ...string) string { return filepath.Join(append([]string{chartDir}, elem...)...) }

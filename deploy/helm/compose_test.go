@@ -132,7 +132,7 @@ func TestChartAgreesWithCompose(t *testing.T) {
 		// Prometheus scrapes.
 		port := containerPort(t, name, c)
 		for _, p := range project.Services[name].Ports {
-			if p.Target != uint32(port) {
+			if int(p.Target) != int(port) {
 				t.Errorf("%s: compose's port targets %d, the chart's container listens on %d", name, p.Target, port)
 			}
 		}
@@ -378,7 +378,7 @@ func buildServices(t *testing.T) string {
 	bin := t.TempDir()
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOWORK=") })
 	for _, name := range services {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, name), ".")
+		cmd := exec.CommandContext(t.Context(), "go", "build", "-o", filepath.Join(bin, name), ".")
 		cmd.Dir = filepath.Join(root, "services", name)
 		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -392,7 +392,9 @@ func buildServices(t *testing.T) string {
 // SIGTERM at the end of the test.
 func startService(t *testing.T, path string, env map[string]string) {
 	t.Helper()
-	cmd := exec.Command(path)
+	// Not CommandContext: the test's context ends before its Cleanups run,
+	// and the service must get the SIGTERM below, not a kill.
+	cmd := exec.Command(path) //nolint:noctx // stopped by the Cleanup's SIGTERM, see above
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -412,7 +414,7 @@ func startService(t *testing.T, path string, env map[string]string) {
 			}
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			<-done //nolint:errcheck // killed: its exit status says nothing more
 			t.Errorf("%s did not stop within 30 s of SIGTERM", filepath.Base(path))
 		}
 		if t.Failed() {

@@ -3,6 +3,7 @@ package helm_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -53,7 +54,7 @@ var (
 func kedaModuleDir(t *testing.T) string {
 	t.Helper()
 	kedaDirOnce.Do(func() {
-		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", kedaModule)
+		cmd := exec.CommandContext(t.Context(), "go", "list", "-m", "-f", "{{.Dir}}", kedaModule)
 		cmd.Env = append(os.Environ(), "GOWORK=off")
 		out, err := cmd.Output()
 		if err != nil {
@@ -145,8 +146,11 @@ func (v *crdValidator) validate(o object) []error {
 	}
 	var errs []error
 	meta, _, unknown, err := objectmeta.GetObjectMetaWithOptions(content, objectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
-	if err != nil || meta == nil {
-		return append(errs, fmt.Errorf("metadata: %v", err))
+	if err != nil {
+		return append(errs, fmt.Errorf("metadata: %w", err))
+	}
+	if meta == nil {
+		return append(errs, errors.New("metadata: none"))
 	}
 	unknown = append(unknown, pruning.PruneWithOptions(content, v.structural, true,
 		structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})...)

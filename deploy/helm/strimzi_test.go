@@ -34,7 +34,7 @@ func runStrimziCheck(t *testing.T, docs ...[]byte) (string, error) {
 		}
 		files = append(files, f)
 	}
-	cmd := exec.Command("bash", append([]string{"strimzi/strimzi.sh", "check"}, files...)...)
+	cmd := exec.CommandContext(t.Context(), "bash", append([]string{"strimzi/strimzi.sh", "check"}, files...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
