@@ -8,10 +8,11 @@ MODULES := $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go list -m -f '{{.Dir}}' 2>/dev/nu
 ifeq ($(strip $(MODULES)),)
 $(error cannot list the workspace's modules: run make from the repository root with Go 1.21 or newer, GOWORK not set to off; `go list -m` says: $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) go list -m 2>&1 | head -n 3))
 endif
-# Test-only modules kept out of go.work: their dependencies (BuildKit,
-# compose-go) would otherwise raise the versions the services build and test
-# with in the workspace. Tested, vetted and tidied on their own (GOWORK=off).
-SOLO_MODULES := $(CURDIR)/deploy/docker
+# Test-only modules kept out of go.work: their dependencies (BuildKit and
+# compose-go in deploy/docker; Helm, client-go and KEDA in deploy/helm) would
+# otherwise raise the versions the services build and test with in the
+# workspace. Tested, vetted, linted and tidied on their own (GOWORK=off).
+SOLO_MODULES := $(CURDIR)/deploy/docker $(CURDIR)/deploy/helm
 # in_module, in a loop over $$mod, enters that module with the GOWORK it needs.
 in_module = cd $$mod && case " $(SOLO_MODULES) " in *" $$mod "*) export GOWORK=off;; esac
 # Every command to build into bin/: directory of its main package.
@@ -56,21 +57,9 @@ observed-tools: ## Build Prometheus, promtool and Jaeger for run-observed and th
 		GOWORK=off go -C $$dir tool -n $${tool#*:} >/dev/null || exit 1; \
 	done
 
-# deploy/helm checks the Helm chart and the Strimzi manifests. It is a module
-# outside go.work, as Helm, client-go and KEDA would raise dependencies the
-# services share; make test and make lint run it beside the workspace's.
 .PHONY: test-helm
-test-helm: ## Check the Helm chart and the Strimzi manifests without a cluster (Java 17 and Maven too)
-	@echo "==> go test $(GOTEST_FLAGS) deploy/helm/... (GOWORK=off)"
+test-helm: ## Only deploy/helm's tests: the chart and Strimzi manifests, no cluster (make test runs them too)
 	@cd deploy/helm && GOWORK=off go test $(GOTEST_FLAGS) ./...
-
-.PHONY: vet-helm
-vet-helm:
-	@echo "==> go vet deploy/helm/... (GOWORK=off)"
-	@cd deploy/helm && GOWORK=off go vet ./...
-
-test: test-helm
-lint: vet-helm
 
 .PHONY: test-kafka
 test-kafka: ## Run every module's tests against a real Apache Kafka (KAFKA_BROKERS, or one started locally)
