@@ -130,7 +130,7 @@ fuzz: ## Fuzz the three event decoders and POST /orders, each for FUZZTIME (defa
 	done
 
 .PHONY: run
-run: build ## Run the broker and the four services, no Docker (Ctrl-C stops all)
+run: build ## Run the broker and the four services, no Docker, with a live view on http://localhost:8080 (Ctrl-C stops all)
 	@$(BIN)/localrun -bin $(BIN)
 
 .PHONY: run-observed

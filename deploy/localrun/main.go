@@ -1,7 +1,8 @@
 // Command localrun runs the whole shop on one machine without Docker: the
 // embedded Kafka broker (devkafka) and the four services as separate
-// processes, each output line prefixed with the process's name. Ctrl-C stops
-// the services, then the broker, and leaves no process behind.
+// processes, each output line prefixed with the process's name, and serves a
+// live view of the broker and the shop on http://localhost:8080. Ctrl-C
+// stops the services, then the broker, and leaves no process behind.
 //
 // It runs the binaries that `make build` puts in bin/. Any setting of the
 // services can be given in the environment, for example
@@ -22,8 +23,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/eventshop/eventshop/deploy/localrun/internal/liveview"
+	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/kafka"
 )
 
 // services are started in this order, after the broker.
@@ -51,6 +57,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&opts.bin, "bin", "bin", "directory holding devkafka and the service binaries")
 	fs.StringVar(&opts.kafkaAddr, "kafka-addr", "127.0.0.1:29092", "address for the embedded broker")
 	fs.DurationVar(&opts.grace, "grace", 20*time.Second, "how long each process may take to stop")
+	fs.StringVar(&opts.liveAddr, "live-addr", "127.0.0.1:8080", "address for the live view of the broker and the shop; empty for none")
 	instances := 1
 	if v := os.Getenv("INVENTORY_INSTANCES"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -86,6 +93,52 @@ type options struct {
 	// inventoryAddr is the HTTP address of inventory instance k (2 and up);
 	// nil means :801k.
 	inventoryAddr func(k int) string
+	// liveAddr is where the live view listens; empty means no live view.
+	liveAddr string
+}
+
+// defaultHTTPAddr is each service's HTTP address when its environment does
+// not set HTTP_ADDR.
+var defaultHTTPAddr = map[string]string{
+	"order-service":        ":8000",
+	"inventory-service":    ":8001",
+	"notification-service": ":8002",
+	"logging-service":      ":8003",
+}
+
+// serviceURL returns the URL of path on the first instance of service.
+func (o options) serviceURL(service, path string) string {
+	addr := defaultHTTPAddr[service]
+	for _, kv := range o.env[service] {
+		if v, ok := strings.CutPrefix(kv, "HTTP_ADDR="); ok {
+			addr = v
+		}
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + path
+}
+
+// liveView returns the live view of the shop that o runs.
+func (o options) liveView() *liveview.Server {
+	ready := map[string]string{}
+	for _, s := range services {
+		ready[s] = o.serviceURL(s, "/readyz")
+	}
+	return liveview.New(liveview.Config{
+		Brokers:           []string{o.kafkaAddr},
+		FlowTopics:        append(contracts.Topics(), kafka.DefaultDeadLetterTopic),
+		OrderTopic:        contracts.TopicNewOrder,
+		RefillTopic:       contracts.TopicInventoryEmpty,
+		NotificationGroup: "notification-service-group",
+		OrderURL:          o.serviceURL("order-service", "/orders"),
+		StockURL:          o.serviceURL("inventory-service", "/stock"),
+		ActionsURL:        o.serviceURL("logging-service", "/actions"),
+		ReadyURLs:         ready,
+		Interval:          time.Second,
+	})
 }
 
 // processes returns the service processes to start, in order: name, binary
@@ -126,6 +179,16 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 	}
 
 	w := &lineWriter{out: out, width: len("notification-service"), color: opts.color}
+	var live net.Listener
+	if opts.liveAddr != "" {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", opts.liveAddr)
+		if err != nil {
+			return fmt.Errorf("cannot serve the live view on %s, is the port taken? (-live-addr= for none) %w", opts.liveAddr, err)
+		}
+		live = ln
+		defer ln.Close() // if the shop does not start
+	}
 	var procs []*proc
 	if !opts.externalKafka {
 		// Another broker on the port (an earlier run, docker compose's Kafka)
@@ -156,11 +219,30 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 	}
 	w.write(0, "localrun", "all started: POST http://localhost:8000/orders, GET http://localhost:8001/stock; Ctrl-C stops everything")
 
+	// The live view stops first, so that it does not show the shop going
+	// down as failures.
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	liveDone := make(chan struct{})
+	if live != nil {
+		w.write(0, "localrun", "live view: http://"+live.Addr().String())
+		go func() {
+			defer close(liveDone)
+			if err := opts.liveView().Serve(liveCtx, live); err != nil {
+				w.write(0, "localrun", "live view stopped: "+err.Error())
+			}
+		}()
+	} else {
+		close(liveDone)
+	}
+
 	var runErr error
 	if p := waitAny(ctx, procs); p != nil {
 		runErr = fmt.Errorf("%s exited unexpectedly: %w", p.name, p.exitStatus())
 	}
 	w.write(0, "localrun", "stopping")
+	stopLive()
+	<-liveDone
 	if err := stopAll(procs, opts.grace, !opts.externalKafka); err != nil && runErr == nil {
 		runErr = err
 	}

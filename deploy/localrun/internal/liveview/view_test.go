@@ -1,0 +1,38 @@
+package liveview
+
+import (
+	"encoding/json"
+	"net/url"
+	"testing"
+)
+
+// TestOrderOf checks the JSON the form's fields become: numbers as JSON
+// numbers, anything else as typed so that order-service names the field,
+// empty lines left out and an empty orderId not sent.
+func TestOrderOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"two lines", url.Values{"customerId": {"C"}, "orderId": {""}, "productId": {"P1", "P2"}, "quantity": {"3", "1"}, "totalPrice": {"60", "8.5"}},
+			`{"customerId":"C","products":[{"productId":"P1","quantity":3,"totalPrice":60},{"productId":"P2","quantity":1,"totalPrice":8.5}]}`},
+		{"empty second line, order id given", url.Values{"customerId": {"C"}, "orderId": {" O-1 "}, "productId": {"P1", ""}, "quantity": {"9", ""}, "totalPrice": {"90", ""}},
+			`{"customerId":"C","orderId":"O-1","products":[{"productId":"P1","quantity":9,"totalPrice":90}]}`},
+		{"not numbers", url.Values{"customerId": {""}, "productId": {"P1"}, "quantity": {"three"}, "totalPrice": {"NaN"}},
+			`{"customerId":"","products":[{"productId":"P1","quantity":"three","totalPrice":"NaN"}]}`},
+		{"no lines", url.Values{"customerId": {"C"}}, `{"customerId":"C","products":[]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := json.Marshal(orderOf(tc.form))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("orderOf(%v) = %s, want %s", tc.form, got, tc.want)
+			}
+		})
+	}
+}
