@@ -75,32 +75,52 @@ func TestLiveViewInBrowser(t *testing.T) {
 	defer closePage()
 	page, stopPage := context.WithTimeout(page, 3*time.Minute)
 	defer stopPage()
+	// The browser starts with the first Run, and lives as long as its
+	// context: start it here, not under the timeout of a step.
+	if err := chromedp.Do(page); err != nil {
+		t.Fatalf("start %s: %v", browser, err)
+	}
 	screenshots := t.ArtifactDir()
 	t.Logf("screenshots in %s", screenshots)
-	shot := func(name string) {
-		t.Helper()
+	save := func(name string) error {
 		png, err := chromedp.Run(page, chromedp.FullScreenshot(100))
 		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
+			return fmt.Errorf("screenshot %s: %w", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(screenshots, name), png, 0o600); err != nil {
+		return os.WriteFile(filepath.Join(screenshots, name), png, 0o600)
+	}
+	shot := func(name string) {
+		t.Helper()
+		if err := save(name); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// fail reports what the page did not do, with a screenshot of it.
+	fail := func(what string, err error) {
+		t.Helper()
+		t.Errorf("%s: %v", what, err)
+		if err := save("failed.png"); err != nil {
+			t.Error(err)
+		}
+		t.FailNow()
+	}
+	// Each step has a minute and a half, well over what it needs.
+	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(page, 90*time.Second) }
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(page, steps...); err != nil {
-			shot("failed.png")
-			t.Fatalf("%s: %v", what, err)
+		ctx, cancel := step()
+		defer cancel()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			fail(what, err)
 		}
 	}
 	// poll waits until the page's expression is true.
 	poll := func(what, expression string) {
 		t.Helper()
-		_, err := chromedp.Run(page, chromedp.Poll[bool](expression, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(90*time.Second)))
-		if err != nil {
-			shot("failed.png")
-			t.Fatalf("%s: %v", what, err)
+		ctx, cancel := step()
+		defer cancel()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expression, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(0))); err != nil {
+			fail(what, err)
 		}
 	}
 
