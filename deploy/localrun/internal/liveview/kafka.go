@@ -81,9 +81,12 @@ func (c *cluster) connect() error {
 		client.Close()
 		return fmt.Errorf("kafka admin: %w", err)
 	}
-	consumer, err := sarama.NewConsumerFromClient(client)
+	// The readers have a client, and so a connection, of their own: a
+	// broker answers a connection's requests in order, and the admin
+	// requests would otherwise wait behind each fetch waiting for records.
+	consumer, err := sarama.NewConsumer(c.brokers, sc)
 	if err != nil {
-		client.Close()
+		admin.Close()
 		return fmt.Errorf("kafka consumer: %w", err)
 	}
 	c.client, c.admin, c.consumer = client, admin, consumer
@@ -100,8 +103,8 @@ func (c *cluster) close() {
 		pc.AsyncClose()
 	}
 	c.wg.Wait()
-	c.consumer.Close()
-	c.admin.Close() // and the client it was made from
+	c.consumer.Close() // and its client
+	c.admin.Close()    // and the client it was made from
 }
 
 // topics lists every topic but the broker's own (__consumer_offsets ...)
