@@ -184,7 +184,7 @@ func runShop(ctx context.Context, opts options, out io.Writer) error {
 		var lc net.ListenConfig
 		ln, err := lc.Listen(ctx, "tcp", opts.liveAddr)
 		if err != nil {
-			return fmt.Errorf("cannot serve the live view on %s, is the port taken? (-live-addr= for none) %w", opts.liveAddr, err)
+			return fmt.Errorf("cannot serve the live view on %s, is the port taken? (-live-addr= for none): %w", opts.liveAddr, err)
 		}
 		live = ln
 		defer ln.Close() // if the shop does not start
