@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -206,4 +207,24 @@ func jsArray(ss []string) string {
 		quoted[i] = fmt.Sprintf("%q", s)
 	}
 	return "[" + strings.Join(quoted, ",") + "]"
+}
+
+// TestLiveViewPortTaken checks that the shop does not start when the live
+// view's port is taken, and that the error names the port and the flag.
+func TestLiveViewPortTaken(t *testing.T) {
+	t.Parallel()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out := &syncBuffer{}
+	err = runShop(t.Context(), options{bin: binDir, kafkaAddr: servicetest.FreeAddr(t), liveAddr: ln.Addr().String(), grace: time.Second}, out)
+	if err == nil || !strings.Contains(err.Error(), "cannot serve the live view on "+ln.Addr().String()) || !strings.Contains(err.Error(), "-live-addr") {
+		t.Fatalf("runShop with the live view's port taken: %v, want an error naming the port and -live-addr", err)
+	}
+	if out.String() != "" {
+		t.Errorf("runShop started something:\n%s", out)
+	}
 }

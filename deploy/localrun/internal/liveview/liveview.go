@@ -63,14 +63,7 @@ func New(cfg Config) *Server {
 // Serve answers on ln and polls until ctx ends; then it closes ln and its
 // Kafka connections.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.servePage)
-	mux.HandleFunc("GET /app.js", serveAsset("app.js", "text/javascript; charset=utf-8"))
-	mux.HandleFunc("GET /style.css", serveAsset("style.css", "text/css; charset=utf-8"))
-	mux.HandleFunc("GET /events", s.serveEvents)
-	mux.HandleFunc("GET /correlation", s.serveCorrelation)
-	mux.HandleFunc("POST /order", s.serveOrder)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 
 	var wg sync.WaitGroup
 	wg.Go(func() { s.pollLoop(ctx) })
@@ -89,6 +82,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return closeErr
+}
+
+// handler routes the page, its assets, its event stream and its two
+// requests. A POST from another site's page is refused: the form places
+// real orders.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.servePage)
+	mux.HandleFunc("GET /app.js", serveAsset("app.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /style.css", serveAsset("style.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /events", s.serveEvents)
+	mux.HandleFunc("GET /correlation", s.serveCorrelation)
+	mux.HandleFunc("POST /order", s.serveOrder)
+	return http.NewCrossOriginProtection().Handler(mux)
 }
 
 // pollLoop asks the broker and the services every Interval and publishes

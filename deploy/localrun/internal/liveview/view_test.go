@@ -2,7 +2,10 @@ package liveview
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +37,34 @@ func TestOrderOf(t *testing.T) {
 				t.Errorf("orderOf(%v) = %s, want %s", tc.form, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestOrderFromAnotherSite checks that the form's POST is refused when a
+// page of another site sends it, before it reaches order-service.
+func TestOrderFromAnotherSite(t *testing.T) {
+	t.Parallel()
+	placed := 0
+	orders := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		placed++
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer orders.Close()
+	h := New(Config{OrderURL: orders.URL + "/orders"}).handler()
+	for _, tc := range []struct {
+		site string
+		want int
+	}{{"cross-site", http.StatusForbidden}, {"same-origin", http.StatusOK}} {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/order", strings.NewReader("customerId=C"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", tc.site)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("POST /order with Sec-Fetch-Site %s: %d, want %d", tc.site, w.Code, tc.want)
+		}
+	}
+	if placed != 1 {
+		t.Errorf("order-service got %d orders, want 1 (the same-origin one)", placed)
 	}
 }
