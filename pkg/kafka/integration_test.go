@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/kafka/embedded"
 	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
 )
 
@@ -180,6 +181,50 @@ func TestProducerPartitionsLikeTheJavaClient(t *testing.T) {
 		want := (vectors[string(m.Key)] & 0x7fffffff) % partitions
 		if m.Partition != want {
 			t.Errorf("key %q landed on partition %d, the Java client puts it on %d", m.Key, m.Partition, want)
+		}
+	}
+}
+
+// TestProducerIsIdempotentAndWaitsForAllReplicas looks at the produce
+// requests themselves, so it always runs on an embedded broker: each asks for
+// acks=all (-1) and carries every batch under a producer id, which is what
+// lets the broker drop a retried duplicate.
+func TestProducerIsIdempotentAndWaitsForAllReplicas(t *testing.T) {
+	t.Parallel()
+	b, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	var (
+		mu       sync.Mutex
+		produces []embedded.Produce
+	)
+	b.WatchProduce(func(p embedded.Produce) {
+		mu.Lock()
+		defer mu.Unlock()
+		produces = append(produces, p)
+	})
+	cfg := kafka.DefaultConfig(b.Addr())
+	topic := kafkatest.Topic(t, cfg, "guarantees", 3)
+	publishN(t, newProducer(t, cfg), topic, 0, 20)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(produces) == 0 {
+		t.Fatal("the broker saw no produce request")
+	}
+	for i, p := range produces {
+		if p.Acks != -1 {
+			t.Errorf("produce request %d asks for acks=%d, want -1 (all in-sync replicas)", i, p.Acks)
+		}
+		if len(p.ProducerIDs) == 0 {
+			t.Errorf("produce request %d holds no record batch", i)
+		}
+		for _, id := range p.ProducerIDs {
+			if id < 0 {
+				t.Errorf("produce request %d holds a batch with producer id %d: sent without idempotence", i, id)
+			}
 		}
 	}
 }

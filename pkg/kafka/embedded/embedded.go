@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Options configures Start. The zero value starts one broker on a free
@@ -106,3 +107,33 @@ func (b *Broker) Freeze() { b.port.freeze() }
 
 // Thaw lets the broker answer again after Freeze.
 func (b *Broker) Thaw() { b.port.thaw() }
+
+// Produce is what one produce request asked of the broker.
+type Produce struct {
+	// Acks is the acknowledgement the client waits for: -1 for every
+	// in-sync replica, 1 for the leader alone, 0 for none.
+	Acks int16
+	// ProducerIDs holds the producer id of each record batch in the
+	// request: -1 for a batch sent without idempotence.
+	ProducerIDs []int64
+}
+
+// WatchProduce calls fn with every produce request the broker gets from
+// now on, before it serves the request as usual.
+func (b *Broker) WatchProduce(fn func(Produce)) {
+	b.cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.cluster.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		p := Produce{Acks: pr.Acks}
+		for _, t := range pr.Topics {
+			for _, part := range t.Partitions {
+				var batch kmsg.RecordBatch
+				if err := batch.ReadFrom(part.Records); err == nil {
+					p.ProducerIDs = append(p.ProducerIDs, batch.ProducerID)
+				}
+			}
+		}
+		fn(p)
+		return nil, nil, false
+	})
+}
