@@ -2,6 +2,7 @@ package kafkatest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,83 @@ func ReadFor(tb testing.TB, cfg kafka.Config, topic string, d time.Duration) []*
 	return read(tb, cfg, topic, func(*kafka.Message) bool { return true }, -1, d)
 }
 
-func read(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Message) bool, want int, timeout time.Duration) []*kafka.Message {
+// ReadToEnd reads every partition of topic from its beginning to its end
+// offset as it is when ReadToEnd is called, and returns the records for which
+// match is true. Unlike ReadMatching it does not stop at a count, so a test
+// that wants exactly n records, all of them written by now, sees an extra
+// one too. It fails the test if the end is not reached within timeout.
+func ReadToEnd(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Message) bool, timeout time.Duration) []*kafka.Message {
+	tb.Helper()
+	r := newReader(tb, cfg, topic)
+	defer r.close()
+	var (
+		mu   sync.Mutex
+		got  []*kafka.Message
+		errs []error
+		wg   sync.WaitGroup
+	)
+	deadline := time.Now().Add(timeout)
+	for _, p := range r.partitions {
+		end, err := r.client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			tb.Fatalf("reader: end offset of %s/%d: %v", topic, p, err)
+		}
+		start, err := r.client.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			tb.Fatalf("reader: start offset of %s/%d: %v", topic, p, err)
+		}
+		if end <= start {
+			continue
+		}
+		pc, err := consumePartition(r.consumer, topic, p, deadline)
+		if err != nil {
+			tb.Fatalf("reader: consume %s/%d: %v", topic, p, err)
+		}
+		wg.Go(func() {
+			defer pc.Close()
+			timer := time.NewTimer(time.Until(deadline))
+			defer timer.Stop()
+			for {
+				select {
+				case <-timer.C:
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("partition %d: end offset %d not reached within %s", p, end, timeout))
+					mu.Unlock()
+					return
+				case cm := <-pc.Messages():
+					if m := toMessage(cm); match(m) {
+						mu.Lock()
+						got = append(got, m)
+						mu.Unlock()
+					}
+					if cm.Offset >= end-1 {
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatalf("read %s to its end: %v", topic, err)
+	}
+	return got
+}
+
+// reader reads a topic's partitions with plain sarama.
+type reader struct {
+	client     sarama.Client
+	consumer   sarama.Consumer
+	partitions []int32
+}
+
+func (r reader) close() {
+	_ = r.consumer.Close()
+	_ = r.client.Close()
+}
+
+// newReader connects a reader for topic, which the caller closes.
+func newReader(tb testing.TB, cfg kafka.Config, topic string) reader {
 	tb.Helper()
 	sc := sarama.NewConfig()
 	sc.ClientID = "kafkatest-reader"
@@ -50,16 +127,28 @@ func read(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Messa
 		tb.Fatalf("kafka version: %v", err)
 	}
 	sc.Version = v
-	consumer, err := sarama.NewConsumer(cfg.Brokers, sc)
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
 		tb.Fatalf("reader: %v", err)
 	}
-	defer consumer.Close()
-	partitions, err := consumer.Partitions(topic)
+	consumer, err := sarama.NewConsumerFromClient(client)
 	if err != nil {
+		client.Close()
+		tb.Fatalf("reader: %v", err)
+	}
+	partitions, err := client.Partitions(topic)
+	if err != nil {
+		consumer.Close()
+		client.Close()
 		tb.Fatalf("reader: partitions of %s: %v", topic, err)
 	}
+	return reader{client: client, consumer: consumer, partitions: partitions}
+}
 
+func read(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Message) bool, want int, timeout time.Duration) []*kafka.Message {
+	tb.Helper()
+	r := newReader(tb, cfg, topic)
+	defer r.close()
 	var (
 		mu   sync.Mutex
 		got  []*kafka.Message
@@ -69,8 +158,8 @@ func read(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Messa
 		stop = make(chan struct{})
 	)
 	deadline := time.Now().Add(timeout)
-	for _, p := range partitions {
-		pc, err := consumePartition(consumer, topic, p, deadline)
+	for _, p := range r.partitions {
+		pc, err := consumePartition(r.consumer, topic, p, deadline)
 		if err != nil {
 			tb.Fatalf("reader: consume %s/%d: %v", topic, p, err)
 		}
