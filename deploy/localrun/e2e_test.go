@@ -174,9 +174,11 @@ func TestShopEndToEnd(t *testing.T) {
 			t.Fatalf("POST order %d: %d %s, want 202 with its orderId", i+1, status, resp)
 		}
 	}
-	// An invalid order is refused and publishes nothing.
+	// An invalid order is refused; that it published nothing is checked on
+	// every topic at the end.
+	badID := fmt.Sprintf("ORDER-E2E-%d-BAD", run)
 	status, resp := post(t, client, "http://"+httpAddr["order-service"]+"/orders",
-		[]byte(`{"orderId":"ORDER-E2E-BAD","customerId":"C","products":[{"productId":"P","quantity":0,"totalPrice":1}]}`))
+		[]byte(`{"orderId":"`+badID+`","customerId":"C","products":[{"productId":"P","quantity":0,"totalPrice":1}]}`))
 	if status != http.StatusBadRequest || !strings.Contains(resp, "products[0].quantity") {
 		t.Fatalf("POST invalid order: %d %s, want 400 naming products[0].quantity", status, resp)
 	}
@@ -212,8 +214,8 @@ func TestShopEndToEnd(t *testing.T) {
 		t.Fatalf("this run's 3 orders carry %d distinct correlation ids, want 3", len(corr))
 	}
 
-	// Wait for all of this run's records, then read each topic once more to
-	// be sure there are no more of them than expected.
+	// Wait for all of this run's records; they are counted exactly once
+	// every group has caught up.
 	isOursByCorrelation := func(m *kafka.Message) bool {
 		_, ok := corr[m.Header(contracts.HeaderCorrelationID)]
 		return ok
@@ -223,40 +225,11 @@ func TestShopEndToEnd(t *testing.T) {
 	}
 	kafkatest.ReadMatching(t, kc, contracts.TopicNewLoggingAction, isOursApplied, 10, 60*time.Second)
 	kafkatest.ReadMatching(t, kc, contracts.TopicInventoryEmpty, isOursByCorrelation, 1, 60*time.Second)
-	actions := map[string]int{}
-	for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicNewLoggingAction, 3*time.Second) {
-		if isOursByCorrelation(m) {
-			a, err := contracts.DecodeLoggingAction(m.Value)
-			if err != nil {
-				t.Fatalf("logging record %s: %v", m.Value, err)
-			}
-			// On a shared cluster other tests' inventories read this run's
-			// orders too, and report its products as unknown to them.
-			if a.Action == contracts.ActionInventoryUnknownProduct {
-				continue
-			}
-			actions[a.ServiceName+"/"+a.Action]++
-		}
-	}
 	want := map[string]int{"order-service/new-order": 3, "inventory-service/inventory-updated": 6, "inventory-service/inventory-empty": 1}
-	if fmt.Sprint(actions) != fmt.Sprint(want) {
-		t.Errorf("logging actions = %v, want %v", actions, want)
-	}
-	var empties []string
-	for _, m := range kafkatest.ReadFor(t, kc, contracts.TopicInventoryEmpty, 3*time.Second) {
-		if isOursByCorrelation(m) {
-			empties = append(empties, string(m.Value))
-		}
-	}
-	if want := `{"productId":"` + p1 + `"}`; len(empties) != 1 || empties[0] != want {
-		t.Errorf("inventory-empty records = %v, want one %s", empties, want)
-	}
-
-	// logging-service printed each of the ten actions.
 	for action, n := range want {
 		serviceName, act, _ := strings.Cut(action, "/")
 		kafkatest.Eventually(t, 30*time.Second, func() bool {
-			return countLogged(out, serviceName, act) >= n
+			return countLogged(out, serviceName, act, corr) >= n
 		}, "logging-service printed %s fewer than %d times", action, n)
 	}
 
@@ -288,19 +261,16 @@ func TestShopEndToEnd(t *testing.T) {
 		Value: []byte(`{"orderId":"` + poisonKey + `","customerId":"C","products":[]}`),
 	})
 	isPoison := func(m *kafka.Message) bool { return string(m.Key) == poisonKey }
-	parkedBy := map[string]bool{}
-	for _, m := range kafkatest.ReadMatching(t, kc, kafka.DefaultDeadLetterTopic, isPoison, 2, 60*time.Second) {
-		parkedBy[m.Header(kafka.HeaderDLTConsumerGroup)] = true
-	}
-	if !parkedBy[groups["inventory-service"]] || !parkedBy[groups["notification-service"]] || len(parkedBy) != 2 {
-		t.Errorf("the poison record was dead-lettered by %v, want once by each of %s and %s",
-			parkedBy, groups["inventory-service"], groups["notification-service"])
-	}
+	kafkatest.ReadMatching(t, kc, kafka.DefaultDeadLetterTopic, isPoison, 2, 60*time.Second)
 
-	// Every record on every topic, the inventory's internal ones and the
-	// dead letters included, matches api/asyncapi.yaml: its value, its key
-	// and its headers. On a shared cluster only this run's are read.
+	// Every group has caught up (lag 0) and the poison record is parked:
+	// read every topic to its end. Every record, the inventory's internal
+	// ones and the dead letters included, matches api/asyncapi.yaml: its
+	// value, its key and its headers (on a shared cluster, this run's). None
+	// holds the invalid order, and this run's are there exactly as often as
+	// expected.
 	inventoryGroup := groups["inventory-service"]
+	onTopic := map[string][]*kafka.Message{} // this run's records
 	ours := map[string]func(*kafka.Message) bool{
 		contracts.TopicNewOrder:         isOurs,
 		contracts.TopicInventoryEmpty:   isOursByCorrelation,
@@ -312,9 +282,17 @@ func TestShopEndToEnd(t *testing.T) {
 		inventoryGroup + "-reservations", inventoryGroup + "-stock-changelog", inventoryGroup + "-order-ids-changelog",
 	} {
 		checked := 0
-		for _, m := range kafkatest.ReadFor(t, kc, topic, 2*time.Second) {
-			if match := ours[topic]; (opts.externalKafka && match != nil && !match(m)) || (topic == contracts.TopicNewOrder && isPoison(m)) {
-				continue
+		for _, m := range kafkatest.ReadToEnd(t, kc, topic, func(*kafka.Message) bool { return true }, 60*time.Second) {
+			if bytes.Contains(m.Key, []byte(badID)) || bytes.Contains(m.Value, []byte(badID)) {
+				t.Errorf("record %s/%d@%d holds the invalid order %s: %s", topic, m.Partition, m.Offset, badID, m.Value)
+			}
+			if topic == contracts.TopicNewOrder && isPoison(m) {
+				continue // it breaks the contract on purpose
+			}
+			if match := ours[topic]; match != nil && match(m) {
+				onTopic[topic] = append(onTopic[topic], m)
+			} else if match != nil && opts.externalKafka {
+				continue // another run's
 			}
 			checked++
 			if err := docs.CheckRecord(topic, m.Key, m.Headers, m.Value); err != nil {
@@ -325,6 +303,46 @@ func TestShopEndToEnd(t *testing.T) {
 			t.Errorf("no record on %s to check against asyncapi.yaml", topic)
 		}
 		t.Logf("%s: %d records checked against asyncapi.yaml", topic, checked)
+	}
+
+	if n := len(onTopic[contracts.TopicNewOrder]); n != 3 {
+		t.Errorf("%d records of this run's orders on %s, want 3", n, contracts.TopicNewOrder)
+	}
+	actions := map[string]int{}
+	for _, m := range onTopic[contracts.TopicNewLoggingAction] {
+		a, err := contracts.DecodeLoggingAction(m.Value)
+		if err != nil {
+			t.Fatalf("logging record %s: %v", m.Value, err)
+		}
+		// On a shared cluster other tests' inventories read this run's
+		// orders too, and report its products as unknown to them.
+		if a.Action != contracts.ActionInventoryUnknownProduct {
+			actions[a.ServiceName+"/"+a.Action]++
+		}
+	}
+	if !maps.Equal(actions, want) {
+		t.Errorf("logging actions = %v, want %v", actions, want)
+	}
+	var empties []string
+	for _, m := range onTopic[contracts.TopicInventoryEmpty] {
+		empties = append(empties, string(m.Value))
+	}
+	if want := `{"productId":"` + p1 + `"}`; len(empties) != 1 || empties[0] != want {
+		t.Errorf("inventory-empty records = %v, want one %s", empties, want)
+	}
+	parkedBy := map[string]int{}
+	for _, m := range onTopic[kafka.DefaultDeadLetterTopic] {
+		parkedBy[m.Header(kafka.HeaderDLTConsumerGroup)]++
+	}
+	if wantParked := map[string]int{groups["inventory-service"]: 1, groups["notification-service"]: 1}; !maps.Equal(parkedBy, wantParked) {
+		t.Errorf("the poison record was dead-lettered %v times by each group, want %v", parkedBy, wantParked)
+	}
+	// logging-service printed each of the ten actions once.
+	for action, n := range want {
+		serviceName, act, _ := strings.Cut(action, "/")
+		if got := countLogged(out, serviceName, act, corr); got != n {
+			t.Errorf("logging-service printed %s %d times, want %d", action, got, n)
+		}
 	}
 
 	cancel()
@@ -459,12 +477,20 @@ type stringer func() string
 
 func (f stringer) String() string { return f() }
 
-// countLogged counts logging-service lines that record serviceName's action.
-func countLogged(out *syncBuffer, serviceName, action string) int {
+// countLogged counts logging-service lines that record serviceName's action
+// under one of the correlation ids in corr: on a shared cluster it prints
+// other runs' actions too.
+func countLogged(out *syncBuffer, serviceName, action string, corr map[string]string) int {
 	n := 0
 	for _, line := range out.linesOf("logging-service", "serviceName: "+serviceName) {
-		if strings.Contains(line, "action: "+action) && !strings.Contains(line, "action: "+action+"-") {
-			n++
+		if !strings.Contains(line, "action: "+action) || strings.Contains(line, "action: "+action+"-") {
+			continue
+		}
+		for id := range corr {
+			if strings.Contains(line, id) {
+				n++
+				break
+			}
 		}
 	}
 	return n
