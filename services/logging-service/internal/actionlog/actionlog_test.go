@@ -87,7 +87,11 @@ func TestRecordLogsEachActionWithItsFields(t *testing.T) {
 	}
 }
 
-func TestCountsTheTutorialsThreeOrders(t *testing.T) {
+// TestRecordCountsEachActionFromConcurrentCalls records, from a goroutine
+// each, the ten actions the tutorial's three orders bring, built here by hand
+// (the end-to-end test has them from a real run), and checks the count of
+// each service's action.
+func TestRecordCountsEachActionFromConcurrentCalls(t *testing.T) {
 	t.Parallel()
 	r, _ := newRecorder()
 	// What the order and inventory services report for three sample orders:
