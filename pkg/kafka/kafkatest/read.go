@@ -13,8 +13,10 @@ import (
 )
 
 // ReadN reads topic from the beginning of every partition, without a consumer
-// group, until it has want records, and returns them (ordered within each
-// partition). It fails the test if fewer arrive within timeout. It reads with
+// group, until it has at least want records, and returns what it has by then
+// (ordered within each partition): partitions read at once may deliver a few
+// more. It fails the test if fewer arrive within timeout. To see that no
+// extra record was written, use ReadToEnd. It reads with
 // plain sarama partition consumers, independent of kafka.Consumer, so tests of
 // the consumer do not check it with itself.
 func ReadN(tb testing.TB, cfg kafka.Config, topic string, want int, timeout time.Duration) []*kafka.Message {
