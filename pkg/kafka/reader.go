@@ -14,8 +14,8 @@ import (
 // state from a changelog topic before a partition is processed, and to
 // follow a topic as a read model.
 //
-// It reads committed records only. Its end of a partition is the high
-// watermark, so the topics it reads must not be written in transactions.
+// It reads committed records only: those of transactions that were
+// aborted, and those of transactions still open, never reach its callers.
 type Reader struct {
 	cfg    Config
 	client sarama.Client
@@ -64,42 +64,115 @@ func (r *Reader) Partitions(topic string) (int, error) {
 	return len(ps), nil
 }
 
-// ReadPartition reads partition of topic from its oldest record up to the end
-// it has when the call starts, calling fn for each record in offset order,
-// and returns how many records it read. An error from fn stops the read and
-// is returned.
+// ReadPartition reads partition of topic from its oldest record to its
+// stable end, calling fn for each committed record in offset order, and
+// returns how many records it read. An error from fn stops the read and is
+// returned.
+//
+// The stable end is where the partition stands once every transaction open
+// when the call starts has been committed or aborted: a changelog restored
+// to it holds everything its writers committed, and nothing they may still
+// abort. A writer fenced while its transaction was open (a member that
+// stalled past its session timeout) holds the read up until the broker
+// aborts that transaction, within the writer's transaction timeout.
 func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int32, fn func(*Message) error) (int, error) {
-	oldest, err := r.client.GetOffset(topic, partition, sarama.OffsetOldest)
+	end, err := r.stableEnd(ctx, topic, partition)
 	if err != nil {
-		return 0, fmt.Errorf("kafka: oldest offset of %s/%d: %w", topic, partition, err)
+		return 0, err
 	}
-	end, err := r.client.GetOffset(topic, partition, sarama.OffsetNewest)
+	offset, err := r.listOffset(topic, partition, sarama.OffsetOldest, sarama.ReadUncommitted)
 	if err != nil {
-		return 0, fmt.Errorf("kafka: end offset of %s/%d: %w", topic, partition, err)
+		return 0, err
 	}
-	if end <= oldest {
-		return 0, nil
-	}
-	consumer, err := sarama.NewConsumerFromClient(r.client)
-	if err != nil {
-		return 0, fmt.Errorf("kafka: reader: %w", err)
-	}
-	defer consumer.Close()
+	f := fetcher{client: r.client, topic: topic, partition: partition, size: 1 << 20}
 	n := 0
-	// The end can also be reached without a record at end-1: retention may
-	// delete what was below it meanwhile. Look now and then.
-	reached := func() bool {
-		oldest, err := r.client.GetOffset(topic, partition, sarama.OffsetOldest)
-		return err == nil && oldest >= end
-	}
-	err = consume(ctx, consumer, topic, partition, sarama.OffsetOldest, reached, func(cm *sarama.ConsumerMessage) (bool, error) {
-		n++
-		if err := fn(messageFromSarama(cm)); err != nil {
-			return false, err
+	for offset < end {
+		if err := ctx.Err(); err != nil {
+			return n, err
 		}
-		return cm.Offset+1 < end, nil
-	})
-	return n, err
+		next, err := f.fetch(offset, end, func(m *Message) error {
+			n++
+			return fn(m)
+		})
+		switch {
+		case errors.Is(err, sarama.ErrOffsetOutOfRange):
+			// Retention deleted what was below offset meanwhile: go on from
+			// what is left.
+			if next, err = r.listOffset(topic, partition, sarama.OffsetOldest, sarama.ReadUncommitted); err != nil {
+				return n, err
+			}
+		case err != nil:
+			return n, fmt.Errorf("kafka: read %s/%d@%d: %w", topic, partition, offset, err)
+		}
+		offset = max(offset, next)
+	}
+	return n, nil
+}
+
+// stableEnd waits until the last stable offset of partition has reached
+// the high watermark it had when the wait began, and returns it. The
+// backoff is short at first: a transaction just ended is settled within
+// milliseconds.
+func (r *Reader) stableEnd(ctx context.Context, topic string, partition int32) (int64, error) {
+	target, err := r.listOffset(topic, partition, sarama.OffsetNewest, sarama.ReadUncommitted)
+	if err != nil {
+		return 0, err
+	}
+	var stable int64
+	wait := RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
+	err = wait.Retry(ctx, func() error {
+		var err error
+		if stable, err = r.listOffset(topic, partition, sarama.OffsetNewest, sarama.ReadCommitted); err != nil {
+			return err
+		}
+		if stable < target {
+			return fmt.Errorf("kafka: %s/%d: a transaction is open from offset %d", topic, partition, stable)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return 0, fmt.Errorf("kafka: stable end of %s/%d: %w", topic, partition, err)
+	}
+	return stable, nil
+}
+
+// listOffset asks the partition's leader for its oldest or newest offset;
+// the newest, read committed, is the last stable offset.
+func (r *Reader) listOffset(topic string, partition int32, at int64, isolation sarama.IsolationLevel) (int64, error) {
+	ask := func() (int64, error) {
+		broker, err := r.client.Leader(topic, partition)
+		if err != nil {
+			return 0, err
+		}
+		req := sarama.NewOffsetRequest(r.client.Config().Version)
+		req.IsolationLevel = isolation
+		req.AddBlock(topic, partition, at, 1)
+		resp, err := broker.GetAvailableOffsets(req)
+		if err != nil {
+			return 0, err
+		}
+		block := resp.GetBlock(topic, partition)
+		switch {
+		case block == nil:
+			return 0, sarama.ErrIncompleteResponse
+		case !errors.Is(block.Err, sarama.ErrNoError):
+			return 0, block.Err
+		case len(block.Offsets) > 0: // version 0 of the request
+			return block.Offsets[0], nil
+		}
+		return block.Offset, nil
+	}
+	offset, err := ask()
+	if err != nil {
+		// The leader may have moved: look again once.
+		if rerr := r.client.RefreshMetadata(topic); rerr != nil {
+			return 0, fmt.Errorf("kafka: offsets of %s/%d: %w", topic, partition, errors.Join(err, rerr))
+		}
+		if offset, err = ask(); err != nil {
+			return 0, fmt.Errorf("kafka: offsets of %s/%d: %w", topic, partition, err)
+		}
+	}
+	return offset, nil
 }
 
 // Follow reads every partition of topic from its oldest record on and calls
