@@ -28,6 +28,10 @@ type GroupConfig struct {
 	SessionTimeout time.Duration
 	// HeartbeatInterval must be well under SessionTimeout; a third is usual.
 	HeartbeatInterval time.Duration
+	// RebalanceTimeout is how long the coordinator waits, at a rebalance,
+	// for each member to finish its batches and join again; one that takes
+	// longer is left out of the group, and its partitions go to the others.
+	RebalanceTimeout time.Duration
 	// CommitInterval is how often handled offsets are committed. Offsets are
 	// also committed when a session ends, on rebalance and on shutdown. A
 	// short interval costs one small request per interval and shortens what
@@ -49,6 +53,11 @@ type GroupConfig struct {
 	// is what the partition has ready when the handler is free, never a wait
 	// for more.
 	MaxBatch int
+	// Transactions, if set, commits each batch's input offsets with what
+	// its handler published through it, in one transaction (see
+	// Transactions); CommitInterval then plays no part. Without it, offsets
+	// are committed on their own, at least once.
+	Transactions *Transactions
 }
 
 // DefaultGroupConfig returns a GroupConfig for group on topics with defaults
@@ -59,6 +68,7 @@ func DefaultGroupConfig(group string, topics ...string) GroupConfig {
 		Topics:            topics,
 		SessionTimeout:    10 * time.Second,
 		HeartbeatInterval: 3 * time.Second,
+		RebalanceTimeout:  30 * time.Second,
 		CommitInterval:    200 * time.Millisecond,
 		ShutdownTimeout:   15 * time.Second,
 		StuckAfter:        time.Minute,
@@ -76,7 +86,7 @@ func (g GroupConfig) Validate() error {
 		errs = append(errs, errors.New("topics: at least one topic is required"))
 	}
 	for name, d := range map[string]time.Duration{
-		"session timeout": g.SessionTimeout, "heartbeat interval": g.HeartbeatInterval,
+		"session timeout": g.SessionTimeout, "heartbeat interval": g.HeartbeatInterval, "rebalance timeout": g.RebalanceTimeout,
 		"commit interval": g.CommitInterval, "shutdown timeout": g.ShutdownTimeout,
 		"stuck after": g.StuckAfter,
 	} {
@@ -106,7 +116,11 @@ func (g GroupConfig) Validate() error {
 // jittered backoff, until it succeeds or the session ends (a rebalance or a
 // stop). The member stays in the group meanwhile, so a failing partition
 // holds up only itself. Wrap handlers in Retry and DeadLetter so that only a
-// stop or a failed dead-letter publish ever gets that far.
+// stop or a failed dead-letter publish ever gets that far. With
+// GroupConfig.Transactions, a batch's offsets are committed in the
+// transaction that holds its output instead (exactly once for
+// read-committed readers), and a batch whose transaction aborts is handled
+// again from a freshly opened handler.
 type Consumer struct {
 	client  sarama.Client // the group's own, so a stuck stop can close it
 	group   sarama.ConsumerGroup
@@ -214,6 +228,7 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategySticky()}
 	sc.Consumer.Group.Session.Timeout = gc.SessionTimeout
 	sc.Consumer.Group.Heartbeat.Interval = gc.HeartbeatInterval
+	sc.Consumer.Group.Rebalance.Timeout = gc.RebalanceTimeout
 	// A group without a committed offset starts at the beginning of each
 	// partition, as the tutorial's `fromBeginning: true`.
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -495,7 +510,8 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 						return err
 					}
 				}
-				if err := metrics.attempt(len(batch), func() error { return handle(ctx, batch) }); err != nil {
+				next := batch[len(batch)-1].Offset + 1
+				if err := metrics.attempt(len(batch), func() error { return h.handle(sess, claim, next, func() error { return handle(ctx, batch) }) }); err != nil {
 					handle = nil
 					return fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err)
 				}
@@ -507,8 +523,11 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 				// again from the batch's first message.
 				return nil
 			}
-			// The next commit takes the whole batch.
-			handled.Store(raw[len(raw)-1].Offset + 1)
+			// The next commit takes the whole batch, unless its transaction
+			// has committed it already.
+			if h.owner.cfg.Transactions == nil {
+				handled.Store(raw[len(raw)-1].Offset + 1)
+			}
 			metrics.handled(len(batch), raw[len(raw)-1].Offset+1)
 			if h.owner.handlerFailures.Load() != 0 {
 				h.owner.handlerFailures.Store(0)
@@ -518,6 +537,16 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			return nil
 		}
 	}
+}
+
+// handle runs fn, a batch's handler that ends before next, in a
+// transaction when the consumer has them.
+func (h *groupHandler) handle(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, next int64, fn func() error) error {
+	txns := h.owner.cfg.Transactions
+	if txns == nil {
+		return fn()
+	}
+	return txns.run(sess, h.owner.cfg.Group, claim.Topic(), claim.Partition(), next, h.owner.cfg.BeforeCommit, fn)
 }
 
 // untilDone calls fn until it returns nil, and reports true then; it
@@ -543,6 +572,13 @@ func (h *groupHandler) untilDone(sess sarama.ConsumerGroupSession, fn func() err
 // claim's channel closed; the batch it returns with false may still hold
 // messages, which the caller handles before stopping.
 func nextBatch(done <-chan struct{}, msgs <-chan *sarama.ConsumerMessage, buf []*sarama.ConsumerMessage) ([]*sarama.ConsumerMessage, bool) {
+	// A session that is over takes no more, however many records are
+	// buffered: the partitions may be someone else's already.
+	select {
+	case <-done:
+		return buf, false
+	default:
+	}
 	select {
 	case <-done:
 		return buf, false

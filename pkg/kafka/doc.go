@@ -12,6 +12,10 @@
 //     its handler returned nil (at-least-once), and after a BeforeCommit hook
 //     (a service flushing its buffered log) succeeded, so a crash never
 //     commits a message whose output was still in a buffer;
+//   - Transactions, a transactional producer that a batch Consumer commits
+//     each batch's output and input offsets with, fenced by the group's
+//     generation (KIP-447): exactly once for read-committed readers, even
+//     for a member that stalls past its session timeout and comes back;
 //   - Middleware (Recover, Retry, DeadLetter) composed around a Handler,
 //     so a poison record is parked on a dead-letter topic and never blocks its
 //     partition, while a transient failure is retried instead of skipped;
@@ -22,8 +26,9 @@
 //   - traces, with a Config's TracerProvider: a span per record sent and
 //     per batch handled, the W3C trace context carried from one to the next
 //     in record headers (TraceHeaders, StartProcess);
-//   - a Reader that reads a partition to its end (to restore state from a
-//     changelog) or follows a topic (a read model), outside any group;
+//   - a Reader that reads a partition's committed records to its stable end
+//     (to restore state from a changelog) or follows a topic (a read
+//     model), outside any group;
 //   - EnsureTopics, an idempotent topic creator;
 //   - SaramaLogger, which routes sarama's own log lines to zap;
 //   - Metrics, the Prometheus metrics of every Producer and Consumer made

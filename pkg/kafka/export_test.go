@@ -1,5 +1,7 @@
 package kafka
 
+import "github.com/prometheus/client_golang/prometheus"
+
 // WithStopping gives tests a context whose Stopping channel is stop, as a
 // Consumer gives its handlers.
 var WithStopping = withStopping
@@ -12,4 +14,9 @@ func (c *Consumer) Assignment() map[string][]int32 {
 		return *p
 	}
 	return nil
+}
+
+// Transactions returns the counter of transactions ended with outcome.
+func (m *Metrics) Transactions(outcome string) prometheus.Counter {
+	return m.transactions.WithLabelValues(outcome)
 }

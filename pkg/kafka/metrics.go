@@ -39,6 +39,8 @@ type Metrics struct {
 	produceErrors *prometheus.CounterVec // topic
 	batches       prometheus.Counter
 	produceTime   prometheus.Histogram
+	transactions  *prometheus.CounterVec // outcome
+	txnTime       prometheus.Histogram
 }
 
 // NewMetrics registers the metrics of consuming and producing with reg.
@@ -81,10 +83,19 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time from a publish call to the acknowledgement of all its records.",
 			Buckets: durationBuckets,
 		}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eventshop_producer_transactions_total",
+			Help: "Transactions ended, by outcome: committed or aborted.",
+		}, []string{"outcome"}),
+		txnTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "eventshop_producer_transaction_duration_seconds",
+			Help:    "Time from the start of a transaction to its commit.",
+			Buckets: durationBuckets,
+		}),
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{m.records, m.handlerTime, m.rebalances, m.assigned, m.lag,
-		m.produced, m.produceErrors, m.batches, m.produceTime} {
+		m.produced, m.produceErrors, m.batches, m.produceTime, m.transactions, m.txnTime} {
 		errs = append(errs, reg.Register(c))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -125,6 +136,23 @@ func (m *Metrics) published(msgs []*sarama.ProducerMessage, err error, d time.Du
 	if err == nil {
 		m.batches.Inc()
 		m.produceTime.Observe(d.Seconds())
+	}
+}
+
+// transaction counts a transaction that took d: committed with the records
+// sent in it, by topic, or aborted after err.
+func (m *Metrics) transaction(records map[string]float64, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if err != nil {
+		m.transactions.WithLabelValues("aborted").Inc()
+		return
+	}
+	m.transactions.WithLabelValues("committed").Inc()
+	m.txnTime.Observe(d.Seconds())
+	for topic, n := range records {
+		m.produced.WithLabelValues(topic).Add(n)
 	}
 }
 

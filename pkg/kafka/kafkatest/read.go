@@ -1,8 +1,8 @@
 package kafkatest
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -15,8 +15,9 @@ import (
 // ReadN reads topic from the beginning of every partition, without a consumer
 // group, until it has at least want records, and returns what it has by then
 // (ordered within each partition): partitions read at once may deliver a few
-// more. It fails the test if fewer arrive within timeout. To see that no
-// extra record was written, use ReadToEnd. It reads with
+// more. Like every reader here it reads committed records only. It fails
+// the test if fewer arrive within timeout. To see that no extra record was
+// written, use ReadToEnd. It reads with
 // plain sarama partition consumers, independent of kafka.Consumer, so tests of
 // the consumer do not check it with itself.
 func ReadN(tb testing.TB, cfg kafka.Config, topic string, want int, timeout time.Duration) []*kafka.Message {
@@ -43,65 +44,47 @@ func ReadFor(tb testing.TB, cfg kafka.Config, topic string, d time.Duration) []*
 	return read(tb, cfg, topic, func(*kafka.Message) bool { return true }, -1, d)
 }
 
-// ReadToEnd reads every partition of topic from its beginning to its end
-// offset as it is when ReadToEnd is called, and returns the records for which
-// match is true. Unlike ReadMatching it does not stop at a count, so a test
-// that wants exactly n records, all of them written by now, sees an extra
-// one too. It fails the test if the end is not reached within timeout.
+// ReadToEnd reads every partition of topic from its beginning to its end as
+// it is when ReadToEnd is called, once every transaction then open has
+// ended (see kafka.Reader.ReadPartition), and returns the committed records
+// for which match is true. Unlike ReadMatching it does not stop at a count,
+// so a test that wants exactly n records, all of them written by now, sees
+// an extra one too. It fails the test if the end is not reached within
+// timeout.
 func ReadToEnd(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.Message) bool, timeout time.Duration) []*kafka.Message {
 	tb.Helper()
-	r := newReader(tb, cfg, topic)
-	defer r.close()
+	r, err := kafka.NewReader(cfg)
+	if err != nil {
+		tb.Fatalf("reader: %v", err)
+	}
+	defer func() { _ = r.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	n, err := r.Partitions(topic)
+	if err != nil {
+		tb.Fatalf("reader: %v", err)
+	}
 	var (
 		mu   sync.Mutex
 		got  []*kafka.Message
-		errs []error
+		errs = make([]error, n)
 		wg   sync.WaitGroup
 	)
-	deadline := time.Now().Add(timeout)
-	for _, p := range r.partitions {
-		end, err := r.client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			tb.Fatalf("reader: end offset of %s/%d: %v", topic, p, err)
-		}
-		start, err := r.client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			tb.Fatalf("reader: start offset of %s/%d: %v", topic, p, err)
-		}
-		if end <= start {
-			continue
-		}
-		pc, err := consumePartition(r.consumer, topic, p, deadline)
-		if err != nil {
-			tb.Fatalf("reader: consume %s/%d: %v", topic, p, err)
-		}
+	for p := range n {
 		wg.Go(func() {
-			defer pc.Close()
-			timer := time.NewTimer(time.Until(deadline))
-			defer timer.Stop()
-			for {
-				select {
-				case <-timer.C:
+			_, errs[p] = r.ReadPartition(ctx, topic, int32(p), func(m *kafka.Message) error {
+				if match(m) {
 					mu.Lock()
-					errs = append(errs, fmt.Errorf("partition %d: end offset %d not reached within %s", p, end, timeout))
+					got = append(got, m)
 					mu.Unlock()
-					return
-				case cm := <-pc.Messages():
-					if m := toMessage(cm); match(m) {
-						mu.Lock()
-						got = append(got, m)
-						mu.Unlock()
-					}
-					if cm.Offset >= end-1 {
-						return
-					}
 				}
-			}
+				return nil
+			})
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		tb.Fatalf("read %s to its end: %v", topic, err)
+		tb.Fatalf("read %s to its end within %s: %v", topic, timeout, err)
 	}
 	return got
 }
@@ -124,6 +107,9 @@ func newReader(tb testing.TB, cfg kafka.Config, topic string) reader {
 	sc := sarama.NewConfig()
 	sc.ClientID = "kafkatest-reader"
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// What the shop's consumers see: never a record of a transaction that
+	// aborted or is still open.
+	sc.Consumer.IsolationLevel = sarama.ReadCommitted
 	v, err := sarama.ParseKafkaVersion(cfg.Version)
 	if err != nil {
 		tb.Fatalf("kafka version: %v", err)

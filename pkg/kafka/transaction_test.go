@@ -1,0 +1,208 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/eventshop/eventshop/pkg/kafka"
+	"github.com/eventshop/eventshop/pkg/kafka/kafkatest"
+)
+
+// relay is a transactional consume-transform-produce: for every record of
+// its input it publishes one record, with the same value, to out.
+type relay struct {
+	txns *kafka.Transactions
+	out  string
+	// fail, if set, is called once the batch's records are sent, and may
+	// fail the batch after that.
+	fail func(msgs []*kafka.Message) error
+}
+
+func (r relay) open(context.Context, kafka.Claim) (kafka.BatchHandler, error) {
+	return func(ctx context.Context, msgs []*kafka.Message) error {
+		recs := make([]kafka.Record, len(msgs))
+		for i, m := range msgs {
+			recs[i] = kafka.Record{Topic: r.out, Key: m.Key, Value: m.Value}
+		}
+		if err := r.txns.Publish(ctx, recs...); err != nil {
+			return err
+		}
+		if r.fail != nil {
+			return r.fail(msgs)
+		}
+		return nil
+	}, nil
+}
+
+func newTransactions(t *testing.T, cfg kafka.Config) *kafka.Transactions {
+	t.Helper()
+	txns, err := kafka.NewTransactions(cfg, kafkatest.Name(t, "txn"), kafkatest.Logger(t))
+	if err != nil {
+		t.Fatalf("NewTransactions: %v", err)
+	}
+	t.Cleanup(func() { _ = txns.Close() })
+	return txns
+}
+
+// waitCommitted waits until group has committed n records of topic.
+func waitCommitted(t *testing.T, cfg kafka.Config, group, topic string, n int64) {
+	t.Helper()
+	admin := newAdmin(t, cfg)
+	kafkatest.Eventually(t, waitLong, func() bool {
+		resp, err := admin.ListConsumerGroupOffsets(group, nil)
+		if err != nil {
+			return false // the group is not there yet
+		}
+		total := int64(0)
+		for _, block := range resp.Blocks[topic] {
+			total += max(0, block.Offset)
+		}
+		return total == n
+	}, "group %s did not commit all %d records of %s", group, n, topic)
+}
+
+// checkOnce reads out to its end, read committed, and checks that it holds
+// every value from 0 to n-1 exactly once.
+func checkOnce(t *testing.T, cfg kafka.Config, out string, n int) {
+	t.Helper()
+	counts := map[string]int{}
+	for _, m := range kafkatest.ReadToEnd(t, cfg, out, func(*kafka.Message) bool { return true }, waitLong) {
+		counts[string(m.Value)]++
+	}
+	missing, twice := 0, 0
+	for i := range n {
+		switch c := counts[strconv.Itoa(i)]; {
+		case c == 0:
+			missing++
+		case c > 1:
+			twice++
+		}
+	}
+	if missing > 0 || twice > 0 || len(counts) != n {
+		t.Errorf("read committed from %s: %d missing, %d more than once, %d distinct; want each of %d once",
+			out, missing, twice, len(counts), n)
+	}
+}
+
+// TestTransactionsAbortWhatAFailedBatchSent fails a batch of each partition
+// once after its records were sent: they reach the broker, and the abort
+// must keep them from every read-committed reader, while the batch, handled
+// again, is committed once.
+func TestTransactionsAbortWhatAFailedBatchSent(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	metrics, err := kafka.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := kafkatest.Config(t)
+	cfg.Metrics = metrics
+	in := kafkatest.Topic(t, cfg, "in", 3)
+	out := kafkatest.Topic(t, cfg, "out", 3)
+	const n = 600
+	publishN(t, newProducer(t, cfg), in, 0, n)
+
+	var mu sync.Mutex
+	failed := map[int32]bool{}
+	r := relay{txns: newTransactions(t, cfg), out: out, fail: func(msgs []*kafka.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if p := msgs[0].Partition; !failed[p] {
+			failed[p] = true
+			return fmt.Errorf("the first batch of partition %d fails after sending", p)
+		}
+		return nil
+	}}
+	gc := kafkatest.GroupConfig(t, in)
+	gc.Transactions = r.txns
+	gc.MaxBatch = 50
+	stop := startBatchConsumer(t, cfg, gc, r.open)
+	waitCommitted(t, cfg, gc.Group, in, n)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+
+	checkOnce(t, cfg, out, n)
+	aborted := testutil.ToFloat64(metrics.Transactions("aborted"))
+	if aborted < 1 {
+		t.Errorf("%v transactions aborted, want at least 1: the failures were not aborted", aborted)
+	}
+	t.Logf("transactions: %v committed, %v aborted",
+		testutil.ToFloat64(metrics.Transactions("committed")), aborted)
+}
+
+// TestTransactionsFenceAMemberTheGroupLeftBehind stalls a member in a batch,
+// after it sent the batch's output, for longer than the group waits for it
+// at a rebalance: the group goes on without it, and the second member
+// handles the batch again. When the stalled member comes back, the
+// coordinator must refuse its offsets, so that its transaction aborts and
+// the output is read once.
+func TestTransactionsFenceAMemberTheGroupLeftBehind(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	in := kafkatest.Topic(t, cfg, "in", 2)
+	out := kafkatest.Topic(t, cfg, "out", 2)
+	const n = 200
+	publishN(t, newProducer(t, cfg), in, 0, n/2)
+
+	gc := kafkatest.GroupConfig(t, in)
+	gc.RebalanceTimeout = 3 * time.Second
+	gc.MaxBatch = 20
+
+	// a stalls in its first batch once b asks to join.
+	stalled, resume := make(chan struct{}), make(chan struct{})
+	var stalls atomic.Int32
+	ra := relay{txns: newTransactions(t, cfg), out: out, fail: func([]*kafka.Message) error {
+		if stalls.Add(1) == 1 {
+			close(stalled)
+			<-resume
+		}
+		return nil
+	}}
+	gca := gc
+	gca.Transactions = ra.txns
+	a, err := kafka.NewBatchConsumer(cfg, gca, ra.open, kafkatest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopA := runConsumer(t, a)
+	<-stalled
+
+	rb := relay{txns: newTransactions(t, cfg), out: out}
+	gcb := gc
+	gcb.Transactions = rb.txns
+	b, err := kafka.NewBatchConsumer(cfg, gcb, rb.open, kafkatest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runConsumer(t, b)
+	// b owns both partitions once the group has given up on a.
+	kafkatest.Eventually(t, waitLong, func() bool { return len(b.Assignment()[in]) == 2 },
+		"the group did not go on without the stalled member")
+	publishN(t, newProducer(t, cfg), in, n/2, n/2)
+	waitCommitted(t, cfg, gc.Group, in, n)
+
+	close(resume)
+	// a's stalled transaction must abort; give it the time to try.
+	_ = stopA()
+	checkOnce(t, cfg, out, n)
+}
+
+func TestPublishOutsideABatchIsRefused(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	out := kafkatest.Topic(t, cfg, "out", 1)
+	txns := newTransactions(t, cfg)
+	if err := txns.Publish(t.Context(), kafka.Record{Topic: out, Value: []byte("x")}); !errors.Is(err, kafka.ErrNoTransaction) {
+		t.Errorf("Publish outside a batch = %v, want ErrNoTransaction", err)
+	}
+}
