@@ -53,6 +53,11 @@ type GroupConfig struct {
 	// is what the partition has ready when the handler is free, never a wait
 	// for more.
 	MaxBatch int
+	// OffsetMetadata is committed with every offset, where Kafka keeps it
+	// beside the offset (see Reader.Committed): for what the offsets' meaning
+	// depends on, such as how many partitions the state they go with is
+	// spread over.
+	OffsetMetadata string
 	// Transactions, if set, commits each batch's input offsets with what
 	// its handler published through it, in one transaction (see
 	// Transactions); CommitInterval then plays no part. Without it, offsets
@@ -546,7 +551,7 @@ func (h *groupHandler) handle(sess sarama.ConsumerGroupSession, claim sarama.Con
 	if txns == nil {
 		return fn()
 	}
-	return txns.run(sess, h.owner.cfg.Group, claim.Topic(), claim.Partition(), next, h.owner.cfg.BeforeCommit, fn)
+	return txns.run(sess, h.owner.cfg, claim.Topic(), claim.Partition(), next, fn)
 }
 
 // untilDone calls fn until it returns nil, and reports true then; it
@@ -711,7 +716,7 @@ func (c *committer) round() {
 		}
 	}
 	for _, d := range dues {
-		c.sess.MarkOffset(d.claim.topic, d.claim.partition, d.offset, "")
+		c.sess.MarkOffset(d.claim.topic, d.claim.partition, d.offset, c.owner.cfg.OffsetMetadata)
 		d.claim.marked = d.offset
 	}
 	// Commit sends only what is marked and not yet committed; it is called

@@ -182,6 +182,9 @@ func TestProducerPartitionsLikeTheJavaClient(t *testing.T) {
 		if m.Partition != want {
 			t.Errorf("key %q landed on partition %d, the Java client puts it on %d", m.Key, m.Partition, want)
 		}
+		if got := kafka.KeyPartition(m.Key, partitions); got != want {
+			t.Errorf("KeyPartition(%q, %d) = %d, the Java client puts it on %d", m.Key, partitions, got, want)
+		}
 	}
 }
 

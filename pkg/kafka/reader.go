@@ -64,6 +64,60 @@ func (r *Reader) Partitions(topic string) (int, error) {
 	return len(ps), nil
 }
 
+// Committed is a consumer group's committed offset of a partition, with
+// the metadata committed beside it (see GroupConfig.OffsetMetadata).
+type Committed struct {
+	Offset   int64
+	Metadata string
+}
+
+// Committed returns the offsets group has committed for the partitions of
+// topic; a partition without one is left out.
+func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
+	n, err := r.Partitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	partitions := make([]int32, n)
+	for i := range partitions {
+		partitions[i] = int32(i) //nolint:gosec // a partition count fits an int32
+	}
+	ask := func() (*sarama.OffsetFetchResponse, error) {
+		coordinator, err := r.client.Coordinator(group)
+		if err != nil {
+			return nil, err
+		}
+		req := sarama.NewOffsetFetchRequest(r.client.Config().Version, group, map[string][]int32{topic: partitions})
+		resp, err := coordinator.FetchOffset(req)
+		if err == nil && !errors.Is(resp.Err, sarama.ErrNoError) {
+			err = resp.Err
+		}
+		return resp, err
+	}
+	resp, err := ask()
+	if err != nil {
+		// The coordinator may have moved: look again once.
+		if rerr := r.client.RefreshCoordinator(group); rerr != nil {
+			return nil, fmt.Errorf("kafka: committed offsets of %s: %w", group, errors.Join(err, rerr))
+		}
+		if resp, err = ask(); err != nil {
+			return nil, fmt.Errorf("kafka: committed offsets of %s: %w", group, err)
+		}
+	}
+	out := make(map[int32]Committed, n)
+	for _, p := range partitions {
+		block := resp.GetBlock(topic, p)
+		if block == nil || block.Offset < 0 {
+			continue
+		}
+		if !errors.Is(block.Err, sarama.ErrNoError) {
+			return nil, fmt.Errorf("kafka: committed offset of %s on %s/%d: %w", group, topic, p, block.Err)
+		}
+		out[p] = Committed{Offset: block.Offset, Metadata: block.Metadata}
+	}
+	return out, nil
+}
+
 // ReadPartition reads partition of topic from its oldest record to its
 // stable end, calling fn for each committed record in offset order, and
 // returns how many records it read. An error from fn stops the read and is

@@ -99,6 +99,18 @@ func messageFromSarama(cm *sarama.ConsumerMessage) *Message {
 	return m
 }
 
+// KeyPartition returns the partition, of a topic with partitions
+// partitions, that a record keyed key goes to: murmur2, as the Producer,
+// the Java client and kafkajs all put it. With OnPartition, a record can be
+// kept where its key belonged when the topic had that many partitions.
+func KeyPartition(key []byte, partitions int32) int32 {
+	p, _ := keyHash.Partition(&sarama.ProducerMessage{Key: sarama.ByteEncoder(key)}, partitions)
+	return p
+}
+
+// keyHash partitions keyed records; it keeps no state for them.
+var keyHash = sarama.NewMurmur2Partitioner("")
+
 // explicitPartition marks a ProducerMessage whose Partition is set.
 type explicitPartition struct{}
 

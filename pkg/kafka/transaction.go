@@ -149,11 +149,11 @@ func (t *Transactions) Publish(ctx context.Context, records ...Record) error {
 // run handles one batch of a partition in the open transaction, beginning
 // one if none is open, and returns once that transaction has ended: nil if
 // it committed the batch's output and next as the partition's committed
-// offset, an error if it aborted. beforeCommit, if not nil, is called
-// before the commit; an error from it aborts.
-func (t *Transactions) run(sess sarama.ConsumerGroupSession, group, topic string, partition int32, next int64,
-	beforeCommit func() error, handle func() error) error {
-	tx, err := t.join(sess, group)
+// offset (with gc.OffsetMetadata), an error if it aborted. gc.BeforeCommit,
+// if set, is called before the commit; an error from it aborts.
+func (t *Transactions) run(sess sarama.ConsumerGroupSession, gc GroupConfig, topic string, partition int32, next int64,
+	handle func() error) error {
+	tx, err := t.join(sess, gc.Group)
 	if err != nil {
 		return err
 	}
@@ -167,13 +167,14 @@ func (t *Transactions) run(sess sarama.ConsumerGroupSession, group, topic string
 			tx.failed = fmt.Errorf("a batch of %s/%d failed: %w", topic, partition, herr)
 		}
 	} else {
-		tx.offsets[topic] = append(tx.offsets[topic], &sarama.PartitionOffsetMetadata{Partition: partition, Offset: next})
+		tx.offsets[topic] = append(tx.offsets[topic], &sarama.PartitionOffsetMetadata{
+			Partition: partition, Offset: next, Metadata: &gc.OffsetMetadata})
 	}
 	last := tx.running == 0
 	t.mu.Unlock()
 
 	if last {
-		t.end(tx, beforeCommit)
+		t.end(tx, gc.BeforeCommit)
 	}
 	<-tx.result
 	if herr != nil {

@@ -125,10 +125,23 @@ func TestTransactionsAbortWhatAFailedBatchSent(t *testing.T) {
 	gc := kafkatest.GroupConfig(t, in)
 	gc.Transactions = r.txns
 	gc.MaxBatch = 50
+	gc.OffsetMetadata = "partitions=3"
 	stop := startBatchConsumer(t, cfg, gc, r.open)
 	waitCommitted(t, cfg, gc.Group, in, n)
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
+	}
+	committed, err := newReader(t, cfg).Committed(gc.Group, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, c := range committed {
+		if c.Metadata != gc.OffsetMetadata {
+			t.Errorf("partition %d: committed %+v, want the metadata %q beside the offset", p, c, gc.OffsetMetadata)
+		}
+	}
+	if len(committed) != 3 {
+		t.Errorf("committed offsets of %d partitions, want 3", len(committed))
 	}
 
 	checkOnce(t, cfg, out, n)
