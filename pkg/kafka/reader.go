@@ -89,7 +89,7 @@ func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
 		}
 		req := sarama.NewOffsetFetchRequest(r.client.Config().Version, group, map[string][]int32{topic: partitions})
 		resp, err := coordinator.FetchOffset(req)
-		if err == nil && !errors.Is(resp.Err, sarama.ErrNoError) {
+		if err == nil && !errors.Is(resp.Err, sarama.ErrNoError) && !errors.Is(resp.Err, sarama.ErrGroupIDNotFound) {
 			err = resp.Err
 		}
 		return resp, err
@@ -107,8 +107,8 @@ func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
 	out := make(map[int32]Committed, n)
 	for _, p := range partitions {
 		block := resp.GetBlock(topic, p)
-		if block == nil || block.Offset < 0 {
-			continue
+		if block == nil || block.Offset < 0 || errors.Is(block.Err, sarama.ErrGroupIDNotFound) {
+			continue // a group that never committed
 		}
 		if !errors.Is(block.Err, sarama.ErrNoError) {
 			return nil, fmt.Errorf("kafka: committed offset of %s on %s/%d: %w", group, topic, p, block.Err)

@@ -48,6 +48,10 @@ func (r Record) OnPartition(p int32) Record {
 	return r
 }
 
+// Partition returns the partition OnPartition set, and false for a record
+// that goes where its key puts it.
+func (r Record) Partition() (int32, bool) { return r.partition, r.explicit }
+
 // Message is a record as a consumer received it.
 type Message struct {
 	Topic     string

@@ -104,7 +104,7 @@ func TestConsumersCommitOnlyWhatTheLogWrote(t *testing.T) {
 			}
 			group := kafkatest.Name(t, "group")
 			if tc.batch {
-				err = app.ConsumeBatch(group, []string{topic}, func(context.Context, kafka.Claim) (kafka.BatchHandler, error) {
+				err = app.ConsumeBatch(app.GroupConfig(group, []string{topic}), func(context.Context, kafka.Claim) (kafka.BatchHandler, error) {
 					return func(_ context.Context, msgs []*kafka.Message) error {
 						for _, m := range msgs {
 							notify(m)

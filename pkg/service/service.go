@@ -156,6 +156,7 @@ type App struct {
 	health   *health.Health
 	listener net.Listener
 	tasks    []func(context.Context) error
+	txns     []*kafka.Transactions
 	tracer   *sdktrace.TracerProvider // nil when tracing is off
 }
 
@@ -246,7 +247,7 @@ func (a *App) Handle(pattern string, h http.Handler) { a.mux.Handle(pattern, a.t
 // failures, retry of transient ones and panic recovery. /readyz reports the
 // consumer unready while it keeps failing.
 func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
-	gc := a.groupConfig(group, topics)
+	gc := a.GroupConfig(group, topics)
 	log := a.Log.With(zap.String("group", group))
 	h = kafka.Chain(h,
 		eventbus.Correlate(),
@@ -262,11 +263,11 @@ func (a *App) Consume(group string, topics []string, h kafka.Handler) error {
 	return nil
 }
 
-// groupConfig is the configuration of every consumer group the service
+// GroupConfig is the configuration of every consumer group the service
 // joins. Its log lines are part of what a service does (a notification, an
 // action recorded), so the log's buffer is written out before each commit:
 // a crash then never commits a message whose line was still in the buffer.
-func (a *App) groupConfig(group string, topics []string) kafka.GroupConfig {
+func (a *App) GroupConfig(group string, topics []string) kafka.GroupConfig {
 	gc := kafka.DefaultGroupConfig(group, topics...)
 	gc.ShutdownTimeout = a.base.ShutdownTimeout
 	gc.BeforeCommit = func() error { return unwritten(a.Log.Sync()) }
@@ -301,16 +302,30 @@ func (a *App) runConsumer(group string, c *kafka.Consumer) {
 }
 
 // ConsumeBatch runs the batch handlers open returns for the partitions of
-// topics in consumer group group. A batch handler gets no middleware: it
-// handles its poison messages itself (see kafka.DeadLetters, DeadLetters).
-// /readyz reports the consumer unready while it keeps failing.
-func (a *App) ConsumeBatch(group string, topics []string, open kafka.OpenFunc) error {
-	c, err := kafka.NewBatchConsumer(a.kafka, a.groupConfig(group, topics), open, a.Log)
+// gc's topics in gc's group: start from GroupConfig, and set its
+// Transactions (see Transactions) for batches that commit their output
+// with their offsets. A batch handler gets no middleware: it handles its
+// poison messages itself (see kafka.DeadLetters, DeadLetters). /readyz
+// reports the consumer unready while it keeps failing.
+func (a *App) ConsumeBatch(gc kafka.GroupConfig, open kafka.OpenFunc) error {
+	c, err := kafka.NewBatchConsumer(a.kafka, gc, open, a.Log)
 	if err != nil {
 		return err
 	}
-	a.runConsumer(group, c)
+	a.runConsumer(gc.Group, c)
 	return nil
+}
+
+// Transactions returns a transactional producer for the consumer group
+// group, whose transactional id is the group's name and a random part: no
+// two processes share it. It is closed when the service stops.
+func (a *App) Transactions(group string) (*kafka.Transactions, error) {
+	t, err := kafka.NewTransactions(a.kafka, group+"-"+eventbus.NewID(), a.Log)
+	if err != nil {
+		return nil, err
+	}
+	a.txns = append(a.txns, t)
+	return t, nil
 }
 
 // DeadLetters makes the dead-letter records of consumer group group, for the
@@ -414,6 +429,11 @@ func (a *App) close() {
 	if a.pinger != nil {
 		if err := a.pinger.Close(); err != nil {
 			a.Log.Warn("close kafka client", zap.Error(err))
+		}
+	}
+	for _, t := range a.txns {
+		if err := t.Close(); err != nil {
+			a.Log.Warn("close transactional producer", zap.Error(err))
 		}
 	}
 	if a.producer != nil {

@@ -20,6 +20,8 @@ type Config struct {
 	RefillThreshold int           `config:"refill_threshold" help:"a product whose stock falls to this or below is reported empty and refilled"`
 	RefillLevel     int           `config:"refill_level" help:"the stock an empty product is refilled to; must be greater than refill_threshold"`
 	OrderIDWindow   time.Duration `config:"order_id_window" help:"how long an order id is remembered: the same order placed again within it is applied once"`
+	OrderIDLimit    int           `config:"order_id_limit" help:"the most orders remembered per partition of the inventory, one per product of each order; past it the oldest are forgotten before order_id_window is over"`
+	OrderIDBytes    int           `config:"order_id_bytes" help:"the most bytes the orders remembered per partition take, their ids and 128 bytes each; past it the oldest are forgotten before order_id_window is over"`
 
 	stock map[string]int // InitialStock as Validate parsed it
 }
@@ -34,6 +36,8 @@ func defaultConfig() Config {
 		RefillThreshold: 100,
 		RefillLevel:     109,
 		OrderIDWindow:   time.Hour,
+		OrderIDLimit:    100_000,
+		OrderIDBytes:    16 << 20,
 	}
 }
 
@@ -54,7 +58,19 @@ func (c *Config) Validate() error {
 	if c.OrderIDWindow <= 0 {
 		errs = append(errs, config.Errorf("order_id_window", "must be positive, got %s", c.OrderIDWindow))
 	}
+	if c.OrderIDLimit < 1 {
+		errs = append(errs, config.Errorf("order_id_limit", "must be at least 1, got %d", c.OrderIDLimit))
+	}
+	if c.OrderIDBytes < inventory.MinBoundBytes {
+		errs = append(errs, config.Errorf("order_id_bytes", "must be at least %d, got %d", inventory.MinBoundBytes, c.OrderIDBytes))
+	}
 	return errors.Join(errs...)
+}
+
+// orderBounds returns the bounds of what each owner remembers of the
+// orders applied.
+func (c *Config) orderBounds() inventory.Bounds {
+	return inventory.Bounds{Window: c.OrderIDWindow, Limit: c.OrderIDLimit, MaxBytes: c.OrderIDBytes}
 }
 
 // policy returns the refill rule the settings describe.

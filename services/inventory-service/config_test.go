@@ -98,6 +98,14 @@ func TestConfigValidate(t *testing.T) {
 			want:   []string{"order_id_window (ORDER_ID_WINDOW): must be positive, got 0s"},
 		},
 		{
+			name:   "order id bounds too small",
+			mutate: func(c *Config) { c.OrderIDLimit, c.OrderIDBytes = 0, 100 },
+			want: []string{
+				"order_id_limit (ORDER_ID_LIMIT): must be at least 1, got 0",
+				"order_id_bytes (ORDER_ID_BYTES): must be at least 1024, got 100",
+			},
+		},
+		{
 			name:   "shared keys, checked by service.Base and ConsumerConfig",
 			mutate: func(c *Config) { c.HTTPAddr, c.ConsumerGroup = "8001", " " },
 			want: []string{

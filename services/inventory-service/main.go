@@ -36,20 +36,30 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	set := pipeline.Settings{
-		Topics:        pipeline.TopicsFor(cfg.ConsumerGroup),
-		Initial:       levels,
-		Policy:        cfg.policy(),
-		OrderIDWindow: cfg.OrderIDWindow,
+	// Each batch of orders or reservations is one transaction with its
+	// input offsets: see package pipeline.
+	txns, err := app.Transactions(cfg.ConsumerGroup)
+	if err != nil {
+		return err
 	}
-	pipe := pipeline.New(set, app.Publisher(), app.Events, reader, app.DeadLetters(cfg.ConsumerGroup), app.Log)
+	set := pipeline.Settings{
+		Group:   cfg.ConsumerGroup,
+		Topics:  pipeline.TopicsFor(cfg.ConsumerGroup),
+		Initial: levels,
+		Policy:  cfg.policy(),
+		Orders:  cfg.orderBounds(),
+	}
+	pipe := pipeline.New(set, txns, app.Events, reader, app.DeadLetters(cfg.ConsumerGroup), app.Log)
 	if err := app.EnsureTopics(ctx, pipe.TopicSpecs(app.TopicSpec)...); err != nil {
 		return err
 	}
-	if err := pipe.CheckPartitions(); err != nil {
+	if err := pipe.Pin(); err != nil {
 		return err
 	}
-	if err := app.ConsumeBatch(cfg.ConsumerGroup, pipe.Topics(), pipe.Open); err != nil {
+	gc := app.GroupConfig(cfg.ConsumerGroup, pipe.Topics())
+	gc.Transactions = txns
+	gc.OffsetMetadata = pipe.OffsetMetadata()
+	if err := app.ConsumeBatch(gc, pipe.Open); err != nil {
 		return err
 	}
 	view := pipeline.NewView(levels)

@@ -10,20 +10,16 @@
 // A line for a product the stock does not hold changes nothing; it is
 // recorded as the logging action inventory-unknown-product.
 //
-// # One owner per product, each line once
+// # One owner per product, each order once
 //
 // An order is split into one Reservation per line (Split). Each product has
 // one owner at a time, which keeps the product's state in a Ledger and
-// applies its reservations in the order they come. The state carries what
-// makes applying exactly once possible:
-//
-//   - a Reservation names the order record it came from (Source). The
-//     product remembers, per order partition, the offset of the last order
-//     applied to it, so a reservation made again from an order record that
-//     was delivered twice is recognised and skipped;
-//   - an order placed twice, as two records with the same orderId, is caught
-//     earlier, where orders are split: Orders remembers the order ids of one
-//     order partition for a window of time.
+// applies its reservations in the order they come. The same order placed
+// again, as another record with the same orderId, makes the same
+// reservations, and they go to the same owners wherever the order itself
+// was read: Orders, kept beside the Ledger, remembers which order applied
+// lines to which product, for a window of time and within a size, and
+// keeps the repeat out.
 //
 // The package knows nothing of Kafka: the inventory-service's pipeline
 // package moves reservations and state through topics.
@@ -126,8 +122,6 @@ func (o Outcome) Events(productID string) []contracts.Event {
 	switch {
 	case o.Unknown:
 		return []contracts.Event{loggingAction(contracts.ActionInventoryUnknownProduct)}
-	case o.Duplicate:
-		return nil
 	case o.Taken.Refilled:
 		return []contracts.Event{
 			loggingAction(contracts.ActionInventoryUpdated),

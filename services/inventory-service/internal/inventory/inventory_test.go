@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,46 +201,9 @@ func TestSplitRejectsInvalidOrder(t *testing.T) {
 	}
 }
 
-// TestApplySkipsOrderRecordsAppliedBefore delivers reservations again, as
-// after a crash before their offsets were committed, and from an order
-// record on another partition: only new order records change the stock.
-func TestApplySkipsOrderRecordsAppliedBefore(t *testing.T) {
-	t.Parallel()
-	ledger := newLedger(t, map[string]int{"P": 1000})
-	r := func(partition int32, offset int64, line int) inventory.Reservation {
-		return inventory.Reservation{OrderID: fmt.Sprint("O-", partition, "-", offset), Line: line, ProductID: "P", Quantity: 1,
-			Source: inventory.Source{Partition: partition, Offset: offset}}
-	}
-	steps := []struct {
-		r         inventory.Reservation
-		duplicate bool
-	}{
-		{r(0, 10, 0), false},
-		{r(0, 10, 1), false}, // the same product on the order's next line
-		{r(0, 10, 0), true},  // delivered again
-		{r(0, 10, 1), true},
-		{r(0, 9, 0), true}, // an older order of the same partition
-		{r(1, 3, 0), false},
-		{r(0, 11, 0), false},
-		{r(1, 3, 0), true},
-	}
-	for i, s := range steps {
-		o, err := ledger.Apply(s.r)
-		if err != nil {
-			t.Fatalf("step %d: %v", i, err)
-		}
-		if o.Duplicate != s.duplicate {
-			t.Errorf("step %d: %+v: duplicate %v, want %v", i, s.r.Source, o.Duplicate, s.duplicate)
-		}
-	}
-	if p, _ := ledger.Product("P"); p.Stock != 996 || p.Lines != 4 {
-		t.Errorf("product %+v, want stock 996 after 4 lines", p)
-	}
-}
-
-// TestRestoreCarriesDedupe checks that a new owner restored from a product's
-// state skips what the old owner applied.
-func TestRestoreCarriesDedupe(t *testing.T) {
+// TestRestoreCarriesState checks that a new owner restored from a product's
+// state goes on from it.
+func TestRestoreCarriesState(t *testing.T) {
 	t.Parallel()
 	old := newLedger(t, tutorialLevels())
 	applyOrder(t, old, contracts.SampleOrder(), inventory.Source{Partition: 4, Offset: 40})
@@ -247,42 +211,122 @@ func TestRestoreCarriesDedupe(t *testing.T) {
 
 	next := newLedger(t, tutorialLevels())
 	next.Restore("PRODUCT-123", state)
-	if events := applyOrder(t, next, contracts.SampleOrder(), inventory.Source{Partition: 4, Offset: 40}); !reflect.DeepEqual(events, []contracts.Event{updated}) {
-		t.Errorf("events %v, want only PRODUCT-321's update (PRODUCT-123 was applied by the old owner)", events)
+	applyOrder(t, next, contracts.SampleOrder(), inventory.Source{Partition: 4, Offset: 41})
+	if got := levels(next, "PRODUCT-123", "PRODUCT-321"); !maps.Equal(got, map[string]int{"PRODUCT-123": 103, "PRODUCT-321": 108}) {
+		t.Errorf("levels %v, want PRODUCT-123 taken twice (once before the restore), PRODUCT-321 once", got)
 	}
-	if got := levels(next, "PRODUCT-123", "PRODUCT-321"); !maps.Equal(got, map[string]int{"PRODUCT-123": 106, "PRODUCT-321": 108}) {
-		t.Errorf("levels %v", got)
+	if p, _ := next.Product("PRODUCT-123"); p.Lines != 2 {
+		t.Errorf("PRODUCT-123 lines %d, want 2", p.Lines)
 	}
 }
 
-func TestOrdersRemembersWithinWindow(t *testing.T) {
+var window = inventory.Bounds{Window: time.Minute, Limit: 1000, MaxBytes: 1 << 20}
+
+func line(order string, partition int32, offset int64, lineNo int, product string) inventory.Reservation {
+	return inventory.Reservation{OrderID: order, Line: lineNo, ProductID: product, Quantity: 1,
+		Source: inventory.Source{Partition: partition, Offset: offset}}
+}
+
+// TestOrdersAdmitsEachOrderOncePerProduct admits lines of orders, some
+// placed again on another partition or delivered again, as the owner of
+// their products meets them.
+func TestOrdersAdmitsEachOrderOncePerProduct(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	orders := inventory.NewOrders(time.Minute)
+	orders := inventory.NewOrders(window)
 	steps := []struct {
-		id        string
-		offset    int64
-		at        time.Duration
-		repeat    bool
-		wantFirst int64
+		name string
+		r    inventory.Reservation
+		at   time.Duration
+		ok   bool
 	}{
-		{"A", 1, 0, false, 1},
-		{"A", 1, time.Second, false, 1}, // the same record again
-		{"A", 5, 2 * time.Second, true, 1},
-		{"B", 6, 3 * time.Second, false, 6},
-		{"C", 7, 62 * time.Second, false, 7}, // A is now out of the window
-		{"A", 8, 63 * time.Second, false, 8},
-		{"B", 9, 64 * time.Second, false, 9}, // B went too
+		{"a new order", line("A", 0, 1, 0, "P"), 0, true},
+		{"its next line, another product", line("A", 0, 1, 1, "Q"), 0, true},
+		{"its third line, P again", line("A", 0, 1, 2, "P"), 0, true},
+		{"the same line delivered again", line("A", 0, 1, 2, "P"), time.Second, false},
+		{"the order placed again on another partition", line("A", 3, 9, 0, "P"), 2 * time.Second, false},
+		{"placed again on the same partition", line("A", 0, 5, 1, "Q"), 2 * time.Second, false},
+		{"another order of the same product", line("B", 3, 10, 0, "P"), 3 * time.Second, true},
+		{"A placed again, for a product it had not", line("A", 3, 11, 0, "R"), 4 * time.Second, true},
+		{"after the window, A is new again", line("A", 1, 12, 0, "P"), 62 * time.Second, true},
 	}
-	for i, s := range steps {
-		first, repeat := orders.Check(s.id, s.offset, start.Add(s.at))
-		if repeat != s.repeat || first != s.wantFirst {
-			t.Errorf("step %d: Check(%s@%d) = %d, %v; want %d, %v", i, s.id, s.offset, first, repeat, s.wantFirst, s.repeat)
+	for _, s := range steps {
+		if _, ok := orders.Admit(s.r, start.Add(s.at)); ok != s.ok {
+			t.Errorf("%s: Admit(%+v) = %v, want %v", s.name, s.r, ok, s.ok)
 		}
 	}
-	if orders.Len() != 3 {
-		t.Errorf("Len = %d, want 3 (C, A, B)", orders.Len())
+	// B and R, both within the window, and A's new entry.
+	if n, _ := orders.Len(); n != 3 {
+		t.Errorf("Len = %d, want 3", n)
 	}
+}
+
+// TestOrdersClockIsTheServices checks that the window runs on the times
+// Admit is given, the service's clock, and restored entries out of it at
+// start are left out.
+func TestOrdersClockIsTheServices(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	orders := inventory.NewOrders(window)
+	for _, r := range []struct {
+		order string
+		at    time.Time
+	}{
+		{"OLD", now.Add(-2 * time.Minute)},
+		{"RECENT", now.Add(-30 * time.Second)},
+		{"FUTURE", time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		orders.Restore(r.order, "P", inventory.Applied{Source: inventory.Source{Offset: 1}, At: r.at}, now)
+	}
+	if _, ok := orders.Admit(line("OLD", 0, 2, 0, "P"), now); !ok {
+		t.Error("an order restored from before the window was not admitted again")
+	}
+	if _, ok := orders.Admit(line("RECENT", 0, 3, 0, "P"), now); ok {
+		t.Error("an order restored from within the window was admitted again")
+	}
+	// A restored entry stamped far ahead expires no earlier entry.
+	if _, ok := orders.Admit(line("RECENT", 0, 4, 0, "P"), now.Add(time.Second)); ok {
+		t.Error("an entry from 2100 made the window forget an order within it")
+	}
+}
+
+// TestOrdersBoundsMemory fills the window past its limit and its bytes: the
+// oldest lines are forgotten first.
+func TestOrdersBoundsMemory(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	t.Run("limit", func(t *testing.T) {
+		t.Parallel()
+		orders := inventory.NewOrders(inventory.Bounds{Window: time.Hour, Limit: 3, MaxBytes: 1 << 20})
+		for i := range 5 {
+			orders.Admit(line(fmt.Sprint("O", i), 0, int64(i), 0, "P"), now)
+		}
+		if n, _ := orders.Len(); n != 3 {
+			t.Errorf("Len = %d, want the limit, 3", n)
+		}
+		if _, ok := orders.Admit(line("O1", 0, 99, 0, "P"), now); !ok {
+			t.Error("O1, beyond the limit, is still remembered")
+		}
+		if _, ok := orders.Admit(line("O4", 0, 98, 0, "P"), now); ok {
+			t.Error("O4, the newest, was forgotten")
+		}
+	})
+	t.Run("bytes", func(t *testing.T) {
+		t.Parallel()
+		const maxBytes = 64 << 10
+		orders := inventory.NewOrders(inventory.Bounds{Window: time.Hour, Limit: 1_000_000, MaxBytes: maxBytes})
+		long := strings.Repeat("x", 10_000)
+		for i := range 100 {
+			orders.Admit(line(fmt.Sprint(long, i), 0, int64(i), 0, "P"), now)
+		}
+		n, bytes := orders.Len()
+		if bytes > maxBytes || n == 0 {
+			t.Errorf("%d entries in %d bytes, want some, in at most %d", n, bytes, maxBytes)
+		}
+		if _, ok := orders.Admit(line(fmt.Sprint(long, 99), 0, 200, 0, "P"), now); ok {
+			t.Error("the newest long order id was forgotten")
+		}
+	})
 }
 
 func TestNewLedgerRejects(t *testing.T) {
@@ -309,17 +353,24 @@ func TestNewLedgerRejects(t *testing.T) {
 }
 
 // BenchmarkLedgerApply is the cost of the tutorial's rule for one order
-// line, dedupe included.
+// line, the order-id window included.
 func BenchmarkLedgerApply(b *testing.B) {
 	ledger, err := inventory.NewLedger(tutorialLevels(), tutorialPolicy)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := inventory.Reservation{OrderID: "O", ProductID: "PRODUCT-123", Quantity: 3}
+	orders := inventory.NewOrders(inventory.Bounds{Window: time.Hour, Limit: 100_000, MaxBytes: 32 << 20})
+	now := time.Now()
+	r := inventory.Reservation{ProductID: "PRODUCT-123", Quantity: 3}
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Source.Offset++
-		if o, err := ledger.Apply(r); err != nil || o.Duplicate {
+		// A new order each time: past the limit, the oldest is forgotten.
+		r.OrderID = strconv.FormatInt(r.Source.Offset, 10)
+		if _, ok := orders.Admit(r, now); !ok {
+			b.Fatalf("Admit(%+v) refused a new order", r)
+		}
+		if o, err := ledger.Apply(r); err != nil || o.Unknown {
 			b.Fatalf("Apply = %+v, %v", o, err)
 		}
 	}

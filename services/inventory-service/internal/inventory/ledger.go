@@ -3,7 +3,6 @@ package inventory
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 )
 
@@ -16,28 +15,10 @@ type Product struct {
 	Lines int `json:"lines"`
 	// Refills counts the times the product was reported empty and refilled.
 	Refills int `json:"refills"`
-	// Applied maps an order partition to the last order line read from it
-	// that was applied to the product.
-	Applied map[int32]Mark `json:"applied,omitempty"`
-}
-
-// Mark is the position of an order line: the order's offset on its
-// partition, and the line's index in the order.
-type Mark struct {
-	Offset int64 `json:"offset"`
-	Line   int   `json:"line"`
-}
-
-// after reports whether m comes after o.
-func (m Mark) after(o Mark) bool {
-	return m.Offset > o.Offset || m.Offset == o.Offset && m.Line > o.Line
 }
 
 // Outcome is what applying one reservation did.
 type Outcome struct {
-	// Duplicate reports a reservation from an order record already applied
-	// to the product; nothing changed.
-	Duplicate bool
 	// Unknown reports a product the ledger does not hold; nothing changed.
 	Unknown bool
 	// Taken is the change to the stock, when there was one.
@@ -85,12 +66,12 @@ func ValidateStock(initial map[string]int, policy Policy) error {
 
 // Restore sets the state of product id as its changelog recorded it.
 func (l *Ledger) Restore(id string, p Product) {
-	p.Applied = maps.Clone(p.Applied)
 	l.products[id] = &p
 }
 
 // Apply applies r to its product with the tutorial's rule, unless the
-// product does not exist or r's order record was applied to it already.
+// product does not exist. It applies what it is given: a line that must
+// not be applied twice is kept out by the caller (see Orders).
 func (l *Ledger) Apply(r Reservation) (Outcome, error) {
 	if r.Quantity < 1 {
 		return Outcome{}, fmt.Errorf("apply %s line %d: quantity must be positive, got %d", r.OrderID, r.Line, r.Quantity)
@@ -104,20 +85,12 @@ func (l *Ledger) Apply(r Reservation) (Outcome, error) {
 		p = &Product{Stock: level}
 		l.products[r.ProductID] = p
 	}
-	mark := Mark{Offset: r.Source.Offset, Line: r.Line}
-	if last, seen := p.Applied[r.Source.Partition]; seen && !mark.after(last) {
-		return Outcome{Duplicate: true}, nil
-	}
 	t := l.policy.Take(p.Stock, r.Quantity)
 	p.Stock = t.Level
 	p.Lines++
 	if t.Refilled {
 		p.Refills++
 	}
-	if p.Applied == nil {
-		p.Applied = make(map[int32]Mark)
-	}
-	p.Applied[r.Source.Partition] = mark
 	return Outcome{Taken: t}, nil
 }
 
@@ -125,9 +98,7 @@ func (l *Ledger) Apply(r Reservation) (Outcome, error) {
 // hold it.
 func (l *Ledger) Product(id string) (Product, bool) {
 	if p, ok := l.products[id]; ok {
-		q := *p
-		q.Applied = maps.Clone(p.Applied)
-		return q, true
+		return *p, true
 	}
 	level, ok := l.initial[id]
 	return Product{Stock: level}, ok

@@ -24,16 +24,19 @@ func (d *discard) Publish(_ context.Context, recs ...kafka.Record) error {
 
 func benchPipeline(pub kafka.Publisher) *Pipeline {
 	set := Settings{
-		Topics:        TopicsFor("bench"),
-		Initial:       map[string]int{"PRODUCT-123": 109, "PRODUCT-321": 109},
-		Policy:        inventory.Policy{Threshold: 100, RefillLevel: 109},
-		OrderIDWindow: time.Hour,
+		Group:   "bench",
+		Topics:  TopicsFor("bench"),
+		Initial: map[string]int{"PRODUCT-123": 109, "PRODUCT-321": 109},
+		Policy:  inventory.Policy{Threshold: 100, RefillLevel: 109},
+		Orders:  inventory.Bounds{Window: time.Hour, Limit: 100_000, MaxBytes: 16 << 20},
 	}
-	return New(set, pub, eventbus.NewPublisher(pub, "bench"), nil, kafka.DeadLetters{Topic: "dlt", Group: "bench"}, zap.NewNop())
+	p := New(set, pub, eventbus.NewPublisher(pub, "bench"), nil, kafka.DeadLetters{Topic: "dlt", Group: "bench"}, zap.NewNop())
+	p.partitions = 6
+	return p
 }
 
 // BenchmarkSplit is the inventory's per-order cost of its first step, on a
-// batch of 500 sample orders, without Kafka: decode, dedupe, reservations.
+// batch of 500 sample orders, without Kafka: decode, reservations.
 func BenchmarkSplit(b *testing.B) {
 	pub := &discard{}
 	p := benchPipeline(pub)
@@ -51,9 +54,7 @@ func BenchmarkSplit(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		// A fresh memory of order ids each time, or every order would be
-		// a repeat after the first round.
-		if err := p.split(context.Background(), inventory.NewOrders(time.Hour), msgs); err != nil {
+		if err := p.split(context.Background(), msgs); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -61,14 +62,15 @@ func BenchmarkSplit(b *testing.B) {
 }
 
 // BenchmarkApply is the per-line cost of the second step: decode a
-// reservation, apply the rule, build its events and the state record.
+// reservation, admit its order, apply the rule, build its events, the
+// state record and the record of the orders applied.
 func BenchmarkApply(b *testing.B) {
 	pub := &discard{}
 	p := benchPipeline(pub)
 	// 500 orders' lines for one product, as one batch of orders makes them:
 	// one record.
 	const batch = 500
-	rb := newReservationBuilder(p.set.Topics.Reservations)
+	rb := newReservationBuilder(p.set.Topics.Reservations, p.partitions)
 	for i := range batch {
 		rb.add(inventory.Reservation{OrderID: fmt.Sprintf("ORDER-%d", i), ProductID: "PRODUCT-123", Quantity: 3,
 			Source: inventory.Source{Offset: int64(i)}}, origin{correlationID: "corr"})
@@ -77,13 +79,14 @@ func BenchmarkApply(b *testing.B) {
 	msgs := []*kafka.Message{{Topic: rec.Topic, Value: rec.Value, Headers: rec.Headers}}
 	b.ReportAllocs()
 	for b.Loop() {
-		// A fresh ledger each time, or every line would be a duplicate
-		// after the first round.
+		// A fresh state each time, or every line would be a repeat after
+		// the first round.
 		ledger, err := inventory.NewLedger(p.set.Initial, p.set.Policy)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := p.apply(context.Background(), ledger, msgs); err != nil {
+		st := &partitionState{ledger: ledger, orders: inventory.NewOrders(p.set.Orders)}
+		if err := p.apply(context.Background(), st, msgs); err != nil {
 			b.Fatal(err)
 		}
 	}

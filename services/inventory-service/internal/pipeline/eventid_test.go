@@ -9,21 +9,22 @@ import (
 	"github.com/eventshop/eventshop/pkg/kafka"
 )
 
-// TestEventsAppliedAgainKeepTheirIDs: lines applied, their events published
-// and the state not (a crash in between) are applied again by the next
-// owner of the partition. Their events must then carry the same event ids
-// as the first time, so that logging-service and notification-service drop
-// them as repeats; and no two events may share an id.
+// TestEventsAppliedAgainKeepTheirIDs: lines applied in a transaction that
+// aborted are applied again by the next owner of the partition, from the
+// state before them. Their events must then carry the same event ids as
+// the first time, so that readers of uncommitted records (a tutorial's
+// service) that drop repeats by event id drop them; and no two events may
+// share an id.
 func TestEventsAppliedAgainKeepTheirIDs(t *testing.T) {
 	t.Parallel()
 	f := newRestoreFixture(t, 3)
 	// Product 0 holds 50 and refills at 10: the second line empties it.
 	var msgs []*kafka.Message
 	for _, k := range []int{0, 1} {
-		id, last := productID(k), currentState(k).Applied[4]
+		id := productID(k)
 		msgs = append(msgs,
-			f.reservation(id, 4, last.Offset+1, 0, 20),
-			f.reservation(id, 4, last.Offset+2, 1, 25))
+			f.reservation(id, "ORDER-A", 4, 100, k, 20),
+			f.reservation(id, "ORDER-B", 4, 101, k, 25))
 	}
 	run := func() []string {
 		handle, err := f.pipe.Open(context.Background(), f.claim)

@@ -2,29 +2,31 @@
 // however many instances share the work:
 //
 //	new-order-topic --split--> <group>-reservations --apply--> outputs
-//	   (key orderId)              (key productId)          |    (inventory-empty-topic,
-//	        |                                              |     new-logging-action-topic)
-//	<group>-order-ids-changelog              <group>-stock-changelog
+//	   (any key)                  (key productId)          |    (inventory-empty-topic,
+//	                                                       |     new-logging-action-topic)
+//	                       <group>-stock-changelog, <group>-applied-orders-changelog
 //
 // Both stages run in one consumer group, so each partition of each topic has
 // one owner at a time. The owner of an order partition splits its orders
-// into reservations and remembers their ids (to skip an order placed twice);
-// the owner of a reservation partition holds the state of that partition's
-// products and applies their reservations. Each owner restores its state
-// from the matching changelog partition before its first batch, and every
-// batch is published with one produce per stage (see the Pipeline methods).
+// into reservations, one record per product; the owner of a reservation
+// partition holds the state of that partition's products and the orders
+// applied to them, restores both from the changelogs' matching partitions
+// before its first batch, and applies its reservations.
 //
-// What is exact and what is at least once: every order line changes its
-// product's stock once, whatever is delivered again (see package
-// inventory); the events that come of it (inventory-empty, logging actions)
-// are published before the state that records them, so a crash between the
-// two may publish them twice, never lose them.
+// Each batch of either stage is one Kafka transaction with the batch's
+// input offsets (kafka.Transactions): its records are read committed once,
+// or never if the transaction aborts, and an owner the group has left
+// behind (stalled past its session timeout) cannot commit. An order placed
+// again, on any partition, is caught where its lines are applied: they go
+// to the same owners as the first time (see package inventory).
 package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -39,13 +41,18 @@ import (
 
 // Settings are the inventory's rule and state.
 type Settings struct {
+	// Group is the consumer group the stages run in.
+	Group  string
 	Topics Topics
 	// Initial is the stock of each product the shop holds at start.
 	Initial map[string]int
 	Policy  inventory.Policy
-	// OrderIDWindow is how long an order id is remembered, so that the same
-	// order placed again within it is skipped.
-	OrderIDWindow time.Duration
+	// Orders bounds what each owner remembers of the orders applied, to
+	// apply the same order placed again once.
+	Orders inventory.Bounds
+	// Now is the service's clock, which the order window runs on; nil is
+	// time.Now.
+	Now func() time.Time
 }
 
 // Pipeline splits orders and applies reservations for the partitions this
@@ -56,18 +63,20 @@ type Pipeline struct {
 	events *eventbus.Publisher
 	reader *kafka.Reader
 	dead   kafka.DeadLetters
-	retry  kafka.RetryPolicy
 	log    *zap.Logger
+	// partitions is how many partitions the state is spread over (Pin).
+	partitions int32
 }
 
-// New returns a pipeline that publishes with pub, builds event records with
-// events, restores state with reader and dead-letters with dead.
+// New returns a pipeline that publishes with pub (a kafka.Transactions, so
+// that each batch is one transaction), builds event records with events,
+// restores state with reader and dead-letters with dead.
 func New(set Settings, pub kafka.Publisher, events *eventbus.Publisher, reader *kafka.Reader,
 	dead kafka.DeadLetters, log *zap.Logger) *Pipeline {
-	return &Pipeline{
-		set: set, pub: pub, events: events, reader: reader, dead: dead,
-		retry: kafka.DefaultRetryPolicy(), log: log,
+	if set.Now == nil {
+		set.Now = time.Now
 	}
+	return &Pipeline{set: set, pub: pub, events: events, reader: reader, dead: dead, log: log}
 }
 
 // Topics returns the topics the pipeline's consumer group reads.
@@ -81,104 +90,115 @@ func (p *Pipeline) TopicSpecs(spec func(name string, configs map[string]string) 
 	return []kafka.TopicSpec{
 		spec(p.set.Topics.Reservations, nil),
 		spec(p.set.Topics.Stock, map[string]string{"cleanup.policy": "compact", "segment.ms": "600000"}),
-		spec(p.set.Topics.OrderIDs, map[string]string{
+		spec(p.set.Topics.AppliedOrders, map[string]string{
 			"cleanup.policy": "delete",
-			"retention.ms":   fmt.Sprint((p.set.OrderIDWindow + time.Hour).Milliseconds()),
+			"retention.ms":   fmt.Sprint((p.set.Orders.Window + time.Hour).Milliseconds()),
 			"segment.ms":     "600000",
 		}),
 	}
 }
 
-// CheckPartitions reports a changelog whose partitions do not match those of
-// the topic it records: the state of a partition would be looked for in the
-// wrong place.
-func (p *Pipeline) CheckPartitions() error {
+// Pin fixes how many partitions the state is spread over: as many as its
+// topics had when the first offsets were committed, which the consumer
+// group keeps beside them (OffsetMetadata). A product's reservations and
+// state then stay on the partition that count gives them, whatever the
+// topics have since. It refuses topics whose counts differ from each other
+// or from the one recorded: the state would be looked for on the wrong
+// partitions.
+func (p *Pipeline) Pin() error {
 	t := p.set.Topics
-	for _, pair := range [][2]string{{t.Orders, t.OrderIDs}, {t.Reservations, t.Stock}} {
-		a, err := p.reader.Partitions(pair[0])
+	n, err := p.reader.Partitions(t.Reservations)
+	if err != nil {
+		return err
+	}
+	for _, changelog := range []string{t.Stock, t.AppliedOrders} {
+		m, err := p.reader.Partitions(changelog)
 		if err != nil {
 			return err
 		}
-		b, err := p.reader.Partitions(pair[1])
-		if err != nil {
-			return err
-		}
-		if a != b {
-			return fmt.Errorf("topic %s has %d partitions but its changelog %s has %d: they must match", pair[0], a, pair[1], b)
+		if m != n {
+			return fmt.Errorf("topic %s has %d partitions but its changelog %s has %d: they must match; see %s",
+				t.Reservations, n, changelog, m, repartitionDoc)
 		}
 	}
+	committed, err := p.reader.Committed(p.set.Group, t.Reservations)
+	if err != nil {
+		return err
+	}
+	for _, c := range committed {
+		recorded, ok := parsePartitions(c.Metadata)
+		if ok && recorded != n {
+			return fmt.Errorf("topic %s and its changelogs have %d partitions, but the inventory's state was made "+
+				"with %d (as consumer group %s's committed offsets record): a partition count cannot change under "+
+				"the state, whose products would be looked for on other partitions; to re-partition, see %s",
+				t.Reservations, n, recorded, p.set.Group, repartitionDoc)
+		}
+	}
+	p.partitions = int32(n) //nolint:gosec // a partition count fits an int32
 	return nil
+}
+
+// repartitionDoc says how to change the inventory's partition count.
+const repartitionDoc = "docs/operations.md#re-partitioning-the-inventory"
+
+// OffsetMetadata is what the pipeline's consumer group commits beside every
+// offset: the partition count Pin fixed.
+func (p *Pipeline) OffsetMetadata() string {
+	return partitionsKey + strconv.Itoa(int(p.partitions))
+}
+
+const partitionsKey = "inventory-partitions="
+
+func parsePartitions(metadata string) (int, bool) {
+	text, ok := strings.CutPrefix(metadata, partitionsKey)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(text)
+	return n, err == nil
 }
 
 // Open starts on a claimed partition: it restores the partition's state and
 // returns the handler for its batches.
 func (p *Pipeline) Open(ctx context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
+	if p.partitions == 0 {
+		return nil, errors.New("the pipeline's partitions are not pinned: call Pin first")
+	}
 	switch c.Topic {
 	case p.set.Topics.Orders:
-		return p.openSplit(ctx, c.Partition)
+		return p.split, nil
 	case p.set.Topics.Reservations:
 		return p.openApply(ctx, c.Partition)
 	}
 	return nil, fmt.Errorf("no stage reads topic %s", c.Topic)
 }
 
-// openSplit restores the order ids seen on an order partition and returns
-// the handler that splits its orders.
-func (p *Pipeline) openSplit(ctx context.Context, partition int32) (kafka.BatchHandler, error) {
-	orders := inventory.NewOrders(p.set.OrderIDWindow)
-	started := time.Now()
-	n, err := p.reader.ReadPartition(ctx, p.set.Topics.OrderIDs, partition, func(m *kafka.Message) error {
-		ids, err := decodeOrderIDs(m)
-		if err != nil {
-			return err
-		}
-		for _, o := range ids {
-			orders.Check(o.ID, o.Offset, time.UnixMilli(o.At))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("restore order ids: %w", err)
-	}
-	p.log.Info("order ids restored", zap.String("topic", p.set.Topics.Orders), zap.Int32("partition", partition),
-		zap.Int("order_ids", orders.Len()), zap.Int("records", n), zap.Duration("took", time.Since(started)))
-	return func(ctx context.Context, msgs []*kafka.Message) error {
-		return p.split(ctx, orders, msgs)
-	}, nil
-}
-
 // split publishes the reservations of a batch of orders, one record per
-// product, with a record of the orders' ids and the dead-letter records of
-// the poison ones, in one produce. An order is recorded as seen in the same
-// produce as its reservations: if it comes again from the same record (the
-// batch was not committed), its reservations are made again and their
-// owners skip what they applied.
+// product on the partition of the state that holds it, with the
+// dead-letter records of the poison orders. Whether an order was placed
+// before is for the owners of its products to tell.
 //
 // Each order is split in a span of its own that continues the order's
 // trace (kafka.StartProcess), and its reservation lines carry that span's
 // context on: one record holds the lines of many orders.
-func (p *Pipeline) split(ctx context.Context, orders *inventory.Orders, msgs []*kafka.Message) error {
+func (p *Pipeline) split(ctx context.Context, msgs []*kafka.Message) error {
 	var out []kafka.Record
-	reserved := newReservationBuilder(p.set.Topics.Reservations)
-	var seen orderIDsBuilder
+	reserved := newReservationBuilder(p.set.Topics.Reservations, p.partitions)
 	for _, m := range msgs {
 		octx, end := kafka.StartProcess(ctx, m, m.Headers)
-		err := p.splitOne(octx, orders, m, reserved, &seen)
+		err := p.splitOne(octx, m, reserved)
 		if err != nil {
 			out = append(out, p.deadLetter(octx, m, err))
 		}
 		end(err)
 	}
 	out = append(out, reserved.records()...)
-	out = append(out, seen.records(p.set.Topics.OrderIDs, msgs[0].Partition)...)
-	return p.publish(ctx, out)
+	return p.pub.Publish(ctx, out...)
 }
 
-// splitOne adds the reservations of the order in m to reserved and its id
-// to seen, unless the order was seen before. An error means the order can
-// never be split: it is to be dead-lettered.
-func (p *Pipeline) splitOne(ctx context.Context, orders *inventory.Orders, m *kafka.Message,
-	reserved *reservationBuilder, seen *orderIDsBuilder) error {
+// splitOne adds the reservations of the order in m to reserved. An error
+// means the order can never be split: it is to be dead-lettered.
+func (p *Pipeline) splitOne(ctx context.Context, m *kafka.Message, reserved *reservationBuilder) error {
 	order, err := contracts.DecodeOrder(m.Value)
 	var rs []inventory.Reservation
 	if err == nil {
@@ -191,13 +211,6 @@ func (p *Pipeline) splitOne(ctx context.Context, orders *inventory.Orders, m *ka
 	if err != nil {
 		return err
 	}
-	if first, repeat := orders.Check(order.OrderID, m.Offset, m.Timestamp); repeat {
-		p.log.Info("order placed again, skipped", zap.String("order_id", order.OrderID),
-			zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Int64("first_offset", first),
-			logging.Trace(ctx))
-		return nil
-	}
-	seen.add(order.OrderID, m.Offset, m.Timestamp)
 	from := origin{correlationID: corr, trace: kafka.TraceHeaders(ctx)}
 	for _, r := range rs {
 		reserved.add(r, from)
@@ -206,9 +219,10 @@ func (p *Pipeline) splitOne(ctx context.Context, orders *inventory.Orders, m *ka
 }
 
 // fitsRecords refuses an order whose ids are too long for the records it
-// makes: a reservation line or an order id over maxRecordBody could make a
-// record Kafka refuses, and the whole batch, and its partition, would be
-// stuck behind it. Such an order goes to the dead-letter topic instead.
+// makes: a reservation line or an applied-orders entry over maxRecordBody
+// could make a record Kafka refuses, and the whole batch, and its
+// partition, would be stuck behind it. Such an order goes to the
+// dead-letter topic instead.
 func fitsRecords(order contracts.Order, correlationID string) error {
 	for i, line := range order.Products {
 		if n := len(order.OrderID) + 2*len(line.ProductID) + len(correlationID) + 200; n > maxRecordBody {
@@ -219,13 +233,23 @@ func fitsRecords(order contracts.Order, correlationID string) error {
 	return nil
 }
 
+// partitionState is what the owner of a reservation partition keeps: its
+// products' state and the orders applied to them.
+type partitionState struct {
+	partition int32
+	ledger    *inventory.Ledger
+	orders    *inventory.Orders
+}
+
 // openApply restores the state of a reservation partition's products and
-// returns the handler that applies its reservations.
+// the orders applied to them, and returns the handler that applies its
+// reservations.
 func (p *Pipeline) openApply(ctx context.Context, partition int32) (kafka.BatchHandler, error) {
 	ledger, err := inventory.NewLedger(p.set.Initial, p.set.Policy)
 	if err != nil {
 		return nil, err
 	}
+	st := &partitionState{partition: partition, ledger: ledger, orders: inventory.NewOrders(p.set.Orders)}
 	started := time.Now()
 	products := map[string]bool{}
 	n, err := p.reader.ReadPartition(ctx, p.set.Topics.Stock, partition, func(m *kafka.Message) error {
@@ -240,25 +264,45 @@ func (p *Pipeline) openApply(ctx context.Context, partition int32) (kafka.BatchH
 	if err != nil {
 		return nil, fmt.Errorf("restore stock: %w", err)
 	}
+	now := p.set.Now()
+	m, err := p.reader.ReadPartition(ctx, p.set.Topics.AppliedOrders, partition, func(m *kafka.Message) error {
+		lines, err := decodeAppliedOrders(m)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			st.orders.Restore(l.OrderID, l.ProductID, inventory.Applied{
+				Source: inventory.Source{Partition: l.OrderPartition, Offset: l.OrderOffset},
+				Line:   l.Line, At: time.UnixMilli(l.At)}, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("restore applied orders: %w", err)
+	}
+	entries, bytes := st.orders.Len()
 	p.log.Info("stock restored", zap.String("topic", p.set.Topics.Reservations), zap.Int32("partition", partition),
-		zap.Int("products", len(products)), zap.Int("records", n), zap.Duration("took", time.Since(started)))
+		zap.Int("products", len(products)), zap.Int("records", n), zap.Int("applied_orders", entries),
+		zap.Int("applied_orders_bytes", bytes), zap.Int("applied_orders_records", m), zap.Duration("took", time.Since(started)))
 	return func(ctx context.Context, msgs []*kafka.Message) error {
-		return p.apply(ctx, ledger, msgs)
+		return p.apply(ctx, st, msgs)
 	}, nil
 }
 
-// maxPendingEvents bounds the event records apply holds before publishing.
+// maxPendingEvents bounds the event records apply holds before sending
+// them on into the batch's transaction.
 const maxPendingEvents = 2000
 
-// apply applies a batch of reservations, then publishes their events (with
-// the dead-letter records of poison ones) in one produce, or one per
-// maxPendingEvents, and the new state of every product they changed in the
-// next. The state goes last: once it
-// is written, a reservation delivered again is skipped, so its events must
-// already be out.
-func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*kafka.Message) error {
+// apply applies a batch of reservations and publishes their events, the
+// dead-letter records of poison ones, the new state of every product they
+// changed and the orders they applied, all in the batch's transaction. A
+// line of an order that the window holds as applied to its product is
+// skipped.
+func (p *Pipeline) apply(ctx context.Context, st *partitionState, msgs []*kafka.Message) error {
+	now := p.set.Now()
 	out := make([]kafka.Record, 0, 2*len(msgs))
 	changed := make(map[string]bool)
+	var applied appliedOrdersBuilder
 	for _, m := range msgs {
 		rs, from, err := decodeReservations(m)
 		if err != nil {
@@ -266,31 +310,36 @@ func (p *Pipeline) apply(ctx context.Context, ledger *inventory.Ledger, msgs []*
 			continue
 		}
 		for i, r := range rs {
-			recs, err := p.applyOne(ctx, ledger, m, r, from[i], changed)
+			if first, ok := st.orders.Admit(r, now); !ok {
+				p.log.Info("order placed again, line skipped", zap.String("order_id", r.OrderID),
+					zap.String("product_id", r.ProductID), zap.Int("line", r.Line),
+					zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset),
+					zap.Int32("first_partition", first.Partition), zap.Int64("first_offset", first.Offset))
+				continue
+			}
+			applied.add(r, now)
+			recs, err := p.applyOne(ctx, st.ledger, m, r, from[i], changed)
 			if err != nil {
 				return err
 			}
 			out = append(out, recs...)
 		}
 		// A record holds a whole batch of orders' lines for its product,
-		// so a batch of records can make many events: publish them as they
-		// pile up rather than hold them all. The state still waits for all.
+		// so a batch of records can make many events: send them on as they
+		// pile up rather than hold them all.
 		if len(out) >= maxPendingEvents {
-			if err := p.publish(ctx, out); err != nil {
+			if err := p.pub.Publish(ctx, out...); err != nil {
 				return err
 			}
 			out = out[:0]
 		}
 	}
-	if err := p.publish(ctx, out); err != nil {
-		return err
-	}
-	state := make([]kafka.Record, 0, len(changed))
 	for id := range changed {
-		product, _ := ledger.Product(id)
-		state = append(state, stockRecord(p.set.Topics.Stock, id, product))
+		product, _ := st.ledger.Product(id)
+		out = append(out, stockRecord(p.set.Topics.Stock, id, product).OnPartition(st.partition))
 	}
-	return p.publish(ctx, state)
+	out = append(out, applied.records(p.set.Topics.AppliedOrders, st.partition)...)
+	return p.pub.Publish(ctx, out...)
 }
 
 // applyOne applies one reservation, a line of record m that came from the
@@ -307,10 +356,6 @@ func (p *Pipeline) applyOne(ctx context.Context, ledger *inventory.Ledger, m *ka
 	}
 	order, product, trace := zap.String("order_id", r.OrderID), zap.String("product_id", r.ProductID), logging.Trace(ctx)
 	switch {
-	case o.Duplicate:
-		p.log.Info("order line applied before, skipped", order, product, zap.Int("line", r.Line),
-			zap.Int32("order_partition", r.Source.Partition), zap.Int64("order_offset", r.Source.Offset), trace)
-		return nil, nil
 	case o.Unknown:
 		p.log.Warn("unknown product, order line not applied", order, product, zap.Int("quantity", r.Quantity), trace)
 	default:
@@ -333,9 +378,10 @@ func (p *Pipeline) applyOne(ctx context.Context, ledger *inventory.Ledger, m *ka
 	if err != nil {
 		return nil, err
 	}
-	// A crash after the events went out and before the state did makes
-	// this line apply again, with the same outcome: its events then carry
-	// the same ids, and consumers that drop repeats by event id drop them.
+	// A transaction that aborts makes this line apply again, with the same
+	// outcome; a reader that reads uncommitted records (a tutorial's
+	// service) sees both attempts. The events carry the same ids both
+	// times, so that readers dropping repeats by event id drop them.
 	for i := range recs {
 		recs[i].Headers[contracts.HeaderEventID] = eventID(p.set.Topics.Reservations, r, i)
 	}
@@ -348,19 +394,6 @@ func (p *Pipeline) applyOne(ctx context.Context, ledger *inventory.Ledger, m *ka
 func eventID(reservations string, r inventory.Reservation, i int) string {
 	return eventbus.StableID(reservations, strconv.Itoa(int(r.Source.Partition)),
 		strconv.FormatInt(r.Source.Offset, 10), strconv.Itoa(r.Line), strconv.Itoa(i))
-}
-
-// publish publishes records, retrying until they are acknowledged or the
-// consumer stops; then the batch is not marked and is delivered again.
-func (p *Pipeline) publish(ctx context.Context, recs []kafka.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	return p.retry.Do(ctx, func() error { return p.pub.Publish(ctx, recs...) },
-		func(attempt int, wait time.Duration, err error) {
-			p.log.Warn("publishing a batch failed, retrying", zap.Int("records", len(recs)),
-				zap.Int("attempt", attempt), zap.Duration("backoff", wait), zap.Error(err))
-		})
 }
 
 func (p *Pipeline) deadLetter(ctx context.Context, m *kafka.Message, err error) kafka.Record {

@@ -24,9 +24,10 @@ type Topics struct {
 	// Stock is the compacted changelog of the products' state, keyed by
 	// product id: partition for partition, the products of Reservations.
 	Stock string
-	// OrderIDs is the changelog of the order ids seen, keyed by order id:
-	// partition for partition, the orders of Orders.
-	OrderIDs string
+	// AppliedOrders is the changelog of the orders applied to each
+	// product, for the order window: partition for partition, the products
+	// of Reservations.
+	AppliedOrders string
 }
 
 // TopicsFor returns the topics of the inventory run by consumer group
@@ -34,10 +35,10 @@ type Topics struct {
 // an application's internal topics, so that two groups never share state.
 func TopicsFor(group string) Topics {
 	return Topics{
-		Orders:       contracts.TopicNewOrder,
-		Reservations: group + "-reservations",
-		Stock:        group + "-stock-changelog",
-		OrderIDs:     group + "-order-ids-changelog",
+		Orders:        contracts.TopicNewOrder,
+		Reservations:  group + "-reservations",
+		Stock:         group + "-stock-changelog",
+		AppliedOrders: group + "-applied-orders-changelog",
 	}
 }
 
@@ -75,20 +76,21 @@ type origin struct {
 }
 
 // reservationBuilder gathers a batch's reservations by product, in the
-// order the products first come.
+// order the products first come, for a topic of partitions partitions.
 type reservationBuilder struct {
-	topic    string
-	products []string
-	bodies   map[string][]byte
-	done     []kafka.Record // records that reached maxRecordBody
+	topic      string
+	partitions int32
+	products   []string
+	bodies     map[string][]byte
+	done       []kafka.Record // records that reached maxRecordBody
 }
 
 // maxRecordBody is where a record that gathers lines or ids is closed and
 // the next one begun, well below the 1 MB a record may take.
 const maxRecordBody = 256 << 10
 
-func newReservationBuilder(topic string) *reservationBuilder {
-	return &reservationBuilder{topic: topic, bodies: make(map[string][]byte)}
+func newReservationBuilder(topic string, partitions int32) *reservationBuilder {
+	return &reservationBuilder{topic: topic, partitions: partitions, bodies: make(map[string][]byte)}
 }
 
 // add appends r, made from the order from. It writes the JSON by hand: it
@@ -138,7 +140,8 @@ func (b *reservationBuilder) add(r inventory.Reservation, from origin) {
 
 // records returns the records of the reservations added, keyed by product
 // id: one per product, or more for a product whose lines outgrew one, in
-// the order of its lines.
+// the order of its lines. Each goes to the partition its key has with the
+// builder's partition count, whatever the topic has now.
 func (b *reservationBuilder) records() []kafka.Record {
 	recs := b.done
 	for _, id := range b.products {
@@ -150,7 +153,8 @@ func (b *reservationBuilder) records() []kafka.Record {
 }
 
 func (b *reservationBuilder) record(productID string, body []byte) kafka.Record {
-	return kafka.Record{Topic: b.topic, Key: []byte(productID), Value: append(body, "]}"...)}
+	key := []byte(productID)
+	return kafka.Record{Topic: b.topic, Key: key, Value: append(body, "]}"...)}.OnPartition(kafka.KeyPartition(key, b.partitions))
 }
 
 // appendString appends s as a JSON string. Ids come from validated orders,
@@ -199,59 +203,70 @@ func decodeStock(m *kafka.Message) (string, inventory.Product, error) {
 	return string(m.Key), p, nil
 }
 
-// An order ids record lists the orders one batch of an order partition
-// split, with where each was read and when it was made. It goes to the
-// partition of the order-ids changelog that matches the order partition.
-type orderIDs struct {
-	Orders []orderID `json:"orders"`
+// An applied-orders record lists, for one batch of a reservation
+// partition, the orders whose lines it applied to each product, where each
+// order was read and when its line was applied (the service's clock):
+//
+//	{"lines":[{"orderId":"O","productId":"P","orderPartition":2,
+//	  "orderOffset":41,"line":0,"at":1733616000000}, ...]}
+//
+// It goes to the partition of the applied-orders changelog that matches the
+// reservation partition.
+type appliedOrders struct {
+	Lines []appliedLine `json:"lines"`
 }
 
-type orderID struct {
-	ID     string `json:"id"`
-	Offset int64  `json:"offset"`
-	At     int64  `json:"at"` // unix milliseconds
+type appliedLine struct {
+	OrderID        string `json:"orderId"`
+	ProductID      string `json:"productId"`
+	OrderPartition int32  `json:"orderPartition"`
+	OrderOffset    int64  `json:"orderOffset"`
+	Line           int    `json:"line"`
+	At             int64  `json:"at"` // unix milliseconds
 }
 
-// orderIDsBuilder gathers the order ids of one batch, in records of up to
-// about maxRecordBody.
-type orderIDsBuilder struct {
+// appliedOrdersBuilder gathers the applied lines of one batch, in records
+// of up to about maxRecordBody.
+type appliedOrdersBuilder struct {
 	bodies [][]byte
-	firsts []int64 // the offset of each record's first order
 }
 
-func (b *orderIDsBuilder) add(id string, offset int64, at time.Time) {
+func (b *appliedOrdersBuilder) add(r inventory.Reservation, at time.Time) {
 	last := len(b.bodies) - 1
 	if last < 0 || len(b.bodies[last]) > maxRecordBody {
-		b.bodies = append(b.bodies, []byte(`{"orders":[`))
-		b.firsts = append(b.firsts, offset)
+		b.bodies = append(b.bodies, []byte(`{"lines":[`))
 		last++
 	} else {
 		b.bodies[last] = append(b.bodies[last], ',')
 	}
-	body := append(b.bodies[last], `{"id":`...)
-	body = appendString(body, id)
-	body = append(body, `,"offset":`...)
-	body = strconv.AppendInt(body, offset, 10)
+	body := append(b.bodies[last], `{"orderId":`...)
+	body = appendString(body, r.OrderID)
+	body = append(body, `,"productId":`...)
+	body = appendString(body, r.ProductID)
+	body = append(body, `,"orderPartition":`...)
+	body = strconv.AppendInt(body, int64(r.Source.Partition), 10)
+	body = append(body, `,"orderOffset":`...)
+	body = strconv.AppendInt(body, r.Source.Offset, 10)
+	body = append(body, `,"line":`...)
+	body = strconv.AppendInt(body, int64(r.Line), 10)
 	body = append(body, `,"at":`...)
 	body = strconv.AppendInt(body, at.UnixMilli(), 10)
 	b.bodies[last] = append(body, '}')
 }
 
-// records returns the batch's records for partition of topic, each keyed by
-// the partition and its first order's offset.
-func (b *orderIDsBuilder) records(topic string, partition int32) []kafka.Record {
+// records returns the batch's records for partition of topic.
+func (b *appliedOrdersBuilder) records(topic string, partition int32) []kafka.Record {
 	recs := make([]kafka.Record, len(b.bodies))
 	for i, body := range b.bodies {
-		key := strconv.FormatInt(int64(partition), 10) + "@" + strconv.FormatInt(b.firsts[i], 10)
-		recs[i] = kafka.Record{Topic: topic, Key: []byte(key), Value: append(body, "]}"...)}.OnPartition(partition)
+		recs[i] = kafka.Record{Topic: topic, Value: append(body, "]}"...)}.OnPartition(partition)
 	}
 	return recs
 }
 
-func decodeOrderIDs(m *kafka.Message) ([]orderID, error) {
-	var w orderIDs
+func decodeAppliedOrders(m *kafka.Message) ([]appliedLine, error) {
+	var w appliedOrders
 	if err := jsonv2.Unmarshal(m.Value, &w); err != nil {
-		return nil, fmt.Errorf("decode order ids at %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+		return nil, fmt.Errorf("decode applied orders at %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
-	return w.Orders, nil
+	return w.Lines, nil
 }

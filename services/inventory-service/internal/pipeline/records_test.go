@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ func TestReservationsRoundTrip(t *testing.T) {
 			"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": `k="v"`}},
 		{correlationID: "corr-c", trace: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}},
 	}
-	b := newReservationBuilder("t")
+	b := newReservationBuilder("t", 6)
 	for i, r := range in {
 		b.add(r, from[i])
 	}
@@ -62,23 +63,43 @@ func TestReservationsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestOrderIDsRoundTrip(t *testing.T) {
+func TestAppliedOrdersRoundTrip(t *testing.T) {
 	t.Parallel()
 	at := time.UnixMilli(1764460800123)
-	var b orderIDsBuilder
-	if recs := b.records("ids", 4); len(recs) != 0 {
+	var b appliedOrdersBuilder
+	if recs := b.records("applied", 4); len(recs) != 0 {
 		t.Fatalf("an empty batch made %d records", len(recs))
 	}
-	b.add("ORDER-1", 40, at)
-	b.add(`O"2`, 41, at.Add(time.Second))
-	recs := b.records("ids", 4)
-	if len(recs) != 1 || string(recs[0].Key) != "4@40" {
-		t.Fatalf("records %v, want one keyed 4@40", recs)
+	b.add(inventory.Reservation{OrderID: "ORDER-1", ProductID: "P", Line: 0, Source: inventory.Source{Partition: 2, Offset: 40}}, at)
+	b.add(inventory.Reservation{OrderID: `O"2`, ProductID: "Q\n", Line: 3, Source: inventory.Source{Partition: 5, Offset: 41}}, at.Add(time.Second))
+	recs := b.records("applied", 4)
+	if len(recs) != 1 {
+		t.Fatalf("records %v, want one", recs)
 	}
-	got, err := decodeOrderIDs(&kafka.Message{Value: recs[0].Value})
-	want := []orderID{{"ORDER-1", 40, at.UnixMilli()}, {`O"2`, 41, at.Add(time.Second).UnixMilli()}}
+	got, err := decodeAppliedOrders(&kafka.Message{Value: recs[0].Value})
+	want := []appliedLine{
+		{OrderID: "ORDER-1", ProductID: "P", OrderPartition: 2, OrderOffset: 40, Line: 0, At: at.UnixMilli()},
+		{OrderID: `O"2`, ProductID: "Q\n", OrderPartition: 5, OrderOffset: 41, Line: 3, At: at.Add(time.Second).UnixMilli()},
+	}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("%s decodes to %+v, %v; want %+v", recs[0].Value, got, err, want)
+	}
+}
+
+// TestReservationsStayOnTheirPartition checks that each product's
+// reservations go to the partition murmur2 gives its id with the
+// builder's partition count, whatever the topic has when they are sent.
+func TestReservationsStayOnTheirPartition(t *testing.T) {
+	t.Parallel()
+	b := newReservationBuilder("t", 6)
+	for i := range 50 {
+		b.add(inventory.Reservation{OrderID: "O", ProductID: fmt.Sprint("PRODUCT-", i), Quantity: 1}, origin{})
+	}
+	for _, r := range b.records() {
+		got, explicit := r.Partition()
+		if want := kafka.KeyPartition(r.Key, 6); !explicit || got != want {
+			t.Errorf("%s goes to partition %d (explicitly: %v), want %d whatever the topic has", r.Key, got, explicit, want)
+		}
 	}
 }
 
@@ -103,14 +124,15 @@ func TestDecodeReservationsRefusesIncompleteRecords(t *testing.T) {
 func TestLongBatchesMakeSeveralRecords(t *testing.T) {
 	t.Parallel()
 	id := strings.Repeat("O", 1000)
-	rb := newReservationBuilder("t")
-	var ids orderIDsBuilder
+	rb := newReservationBuilder("t", 6)
+	var applied appliedOrdersBuilder
 	const n = 1000
 	for i := range n {
-		rb.add(inventory.Reservation{OrderID: id, ProductID: "P", Quantity: 1, Source: inventory.Source{Offset: int64(i)}}, origin{correlationID: "c"})
-		ids.add(id, int64(i), time.UnixMilli(0))
+		r := inventory.Reservation{OrderID: id, ProductID: "P", Quantity: 1, Source: inventory.Source{Offset: int64(i)}}
+		rb.add(r, origin{correlationID: "c"})
+		applied.add(r, time.UnixMilli(0))
 	}
-	for name, recs := range map[string][]kafka.Record{"reservations": rb.records(), "order ids": ids.records("ids", 0)} {
+	for name, recs := range map[string][]kafka.Record{"reservations": rb.records(), "applied orders": applied.records("applied", 0)} {
 		if len(recs) < 3 {
 			t.Errorf("%s: %d records for %d entries of over 1 KB each", name, len(recs), n)
 		}
@@ -156,7 +178,7 @@ func TestSplitDeadLettersAnOrderTooLongForItsRecords(t *testing.T) {
 		}
 		msgs = append(msgs, &kafka.Message{Topic: contracts.TopicNewOrder, Offset: int64(i), Value: body, Timestamp: time.Now()})
 	}
-	if err := p.split(context.Background(), inventory.NewOrders(time.Hour), msgs); err != nil {
+	if err := p.split(context.Background(), msgs); err != nil {
 		t.Fatalf("split: %v", err)
 	}
 	var dead, reservations int

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,9 +28,10 @@ const restoreProducts = 10_000
 
 // TestRestoreTenThousandProducts opens a reservation partition whose stock
 // changelog holds two states of each of 10,000 products, as it does before
-// compaction, and logs how long the restore took. The state restored is
-// checked by what the partition's handler then does: a line the changelog
-// records as applied is skipped, a new one is taken from the restored stock.
+// compaction, and whose applied-orders changelog holds an order of each.
+// What was restored is checked by what the partition's handler then does:
+// the order placed again is skipped, a new one is taken from the restored
+// stock.
 func TestRestoreTenThousandProducts(t *testing.T) {
 	t.Parallel()
 	f := newRestoreFixture(t, restoreProducts)
@@ -45,26 +47,26 @@ func TestRestoreTenThousandProducts(t *testing.T) {
 		t.Fatalf("%d %q log entries, want 1", len(restored), "stock restored")
 	}
 	fields := restored[0].ContextMap()
-	if fields["products"] != int64(restoreProducts) || fields["records"] != int64(2*restoreProducts) {
-		t.Errorf("restore read %v products from %v records, want %d from %d",
-			fields["products"], fields["records"], restoreProducts, 2*restoreProducts)
+	if fields["products"] != int64(restoreProducts) || fields["records"] != int64(2*restoreProducts) ||
+		fields["applied_orders"] != int64(restoreProducts) {
+		t.Errorf("restore read %v products from %v records and %v applied orders, want %d from %d and %d",
+			fields["products"], fields["records"], fields["applied_orders"], restoreProducts, 2*restoreProducts, restoreProducts)
 	}
-	t.Logf("restored %d products from %d changelog records in %s", restoreProducts, 2*restoreProducts, took)
+	t.Logf("restored %d products from %d changelog records and %d applied orders in %s",
+		restoreProducts, 2*restoreProducts, restoreProducts, took)
 
-	// For a few products across the partition: the line the changelog
-	// records as the last applied from order partition 2 comes again, then
-	// the next order's line.
+	// For a few products across the partition: the order the changelog
+	// records as applied comes again from another order record, then a new
+	// order's line.
 	var msgs []*kafka.Message
 	want := map[string]inventory.Product{}
 	for _, k := range []int{0, 4_321, restoreProducts - 1} {
 		id, state := productID(k), currentState(k)
-		last := state.Applied[2]
 		msgs = append(msgs,
-			f.reservation(id, 2, last.Offset, last.Line, 3),
-			f.reservation(id, 2, last.Offset+1, 0, 3))
+			f.reservation(id, appliedOrder(k), 3, int64(k), 0, 3),
+			f.reservation(id, "NEW-"+id, 3, int64(k)+1, 0, 3))
 		state.Stock -= 3
 		state.Lines++
-		state.Applied[2] = inventory.Mark{Offset: last.Offset + 1}
 		want[id] = state
 	}
 	if err := handle(context.Background(), msgs); err != nil {
@@ -72,11 +74,14 @@ func TestRestoreTenThousandProducts(t *testing.T) {
 	}
 	published := f.pub.Published()
 	got := states(t, published, f.topics.Stock)
-	if !maps.EqualFunc(got, want, equalProducts) {
+	if !maps.Equal(got, want) {
 		t.Errorf("state published after the restore:\n%v\nwant\n%v", got, want)
 	}
 	if n := count(published, contracts.TopicNewLoggingAction); n != len(want) {
-		t.Errorf("%d logging actions, want %d: one per line applied, none for a line skipped", n, len(want))
+		t.Errorf("%d logging actions, want %d: one per line applied, none for an order placed again", n, len(want))
+	}
+	if n := len(f.logs.FilterMessage("order placed again, line skipped").All()); n != len(want) {
+		t.Errorf("%d lines skipped as placed again, want %d", n, len(want))
 	}
 }
 
@@ -92,8 +97,9 @@ func BenchmarkRestore(b *testing.B) {
 	b.ReportMetric(float64(restoreProducts)*float64(b.N)/b.Elapsed().Seconds(), "products/s")
 }
 
-// restoreFixture is a pipeline on a broker whose stock changelog holds the
-// state of many products on partition 0, and which publishes to pub.
+// restoreFixture is a pipeline on a broker whose changelogs hold the state
+// of many products and an order applied to each, on partition 0, and which
+// publishes to pub.
 type restoreFixture struct {
 	pipe   *pipeline.Pipeline
 	topics pipeline.Topics
@@ -102,6 +108,9 @@ type restoreFixture struct {
 	logs   *observer.ObservedLogs
 	offset int64 // of the next reservation message made up
 }
+
+// restoreNow is the clock of the restore fixture's pipeline.
+var restoreNow = time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
 
 func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 	tb.Helper()
@@ -112,10 +121,12 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 		initial[productID(k)] = 100
 	}
 	set := pipeline.Settings{
-		Topics:        pipeline.TopicsFor(group),
-		Initial:       initial,
-		Policy:        inventory.Policy{Threshold: 10, RefillLevel: 100},
-		OrderIDWindow: time.Hour,
+		Group:   group,
+		Topics:  pipeline.TopicsFor(group),
+		Initial: initial,
+		Policy:  inventory.Policy{Threshold: 10, RefillLevel: 100},
+		Orders:  inventory.Bounds{Window: time.Hour, Limit: 100_000, MaxBytes: 64 << 20},
+		Now:     func() time.Time { return restoreNow },
 	}
 	reader, err := kafka.NewReader(kcfg)
 	if err != nil {
@@ -135,13 +146,17 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 	if err := kafka.EnsureTopics(ctx, kcfg, zap.NewNop(), pipe.TopicSpecs(onePartition)...); err != nil {
 		tb.Fatalf("topics: %v", err)
 	}
+	if err := pipe.Pin(); err != nil {
+		tb.Fatalf("pin: %v", err)
+	}
 
 	producer, err := kafka.NewProducer(kcfg)
 	if err != nil {
 		tb.Fatalf("producer: %v", err)
 	}
 	defer producer.Close()
-	// An outdated state of every product, then its current one.
+	// An outdated state of every product, then its current one, then the
+	// orders applied, a minute before the fixture's clock.
 	for _, state := range []func(int) inventory.Product{outdatedState, currentState} {
 		for start := 0; start < products; start += 1000 {
 			var recs []kafka.Record
@@ -157,6 +172,17 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 			}
 		}
 	}
+	for start := 0; start < products; start += 1000 {
+		var lines []string
+		for k := start; k < min(start+1000, products); k++ {
+			lines = append(lines, fmt.Sprintf(`{"orderId":%q,"productId":%q,"orderPartition":2,"orderOffset":%d,"line":0,"at":%d}`,
+				appliedOrder(k), productID(k), k, restoreNow.Add(-time.Minute).UnixMilli()))
+		}
+		rec := kafka.Record{Topic: set.Topics.AppliedOrders, Value: []byte(`{"lines":[` + strings.Join(lines, ",") + `]}`)}
+		if err := producer.Publish(ctx, rec); err != nil {
+			tb.Fatalf("write applied orders: %v", err)
+		}
+	}
 	return &restoreFixture{
 		pipe: pipe, topics: set.Topics, pub: pub, logs: logs,
 		claim: kafka.Claim{Topic: set.Topics.Reservations, Partition: 0},
@@ -165,36 +191,31 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 
 func productID(k int) string { return fmt.Sprintf("PRODUCT-%05d", k) }
 
-// currentState is product k's state as the changelog has it last: lines
-// applied from each of six order partitions.
+// appliedOrder is the order the fixture's changelog records as applied to
+// product k.
+func appliedOrder(k int) string { return "ORDER-" + productID(k) }
+
+// currentState is product k's state as the changelog has it last.
 func currentState(k int) inventory.Product {
-	p := inventory.Product{Stock: 50 + k%50, Lines: 6 * (k + 1), Refills: k % 7, Applied: map[int32]inventory.Mark{}}
-	for part := range int32(6) {
-		p.Applied[part] = inventory.Mark{Offset: int64(1000*k) + int64(part), Line: int(part) % 3}
-	}
-	return p
+	return inventory.Product{Stock: 50 + k%50, Lines: 6 * (k + 1), Refills: k % 7}
 }
 
 // outdatedState is a state of product k before currentState.
 func outdatedState(k int) inventory.Product {
 	p := currentState(k)
 	p.Stock, p.Lines = 99, p.Lines-1
-	p.Applied[2] = inventory.Mark{Offset: p.Applied[2].Offset - 1}
 	return p
 }
 
-// reservation returns a reservation record as the split stage writes it:
-// line of the order at orderOffset on order partition orderPartition.
-func (f *restoreFixture) reservation(id string, orderPartition int32, orderOffset int64, line, quantity int) *kafka.Message {
-	body := fmt.Sprintf(`{"productId":%q,"lines":[{"orderId":"ORDER-%s-%d","line":%d,"quantity":%d,"orderPartition":%d,"orderOffset":%d,"correlationId":"c"}]}`,
-		id, id, orderOffset, line, quantity, orderPartition, orderOffset)
+// reservation returns a reservations record as the split stage writes it:
+// line of order orderID, read at orderOffset of order partition
+// orderPartition.
+func (f *restoreFixture) reservation(id, orderID string, orderPartition int32, orderOffset int64, line, quantity int) *kafka.Message {
+	body := fmt.Sprintf(`{"productId":%q,"lines":[{"orderId":%q,"line":%d,"quantity":%d,"orderPartition":%d,"orderOffset":%d,"correlationId":"c"}]}`,
+		id, orderID, line, quantity, orderPartition, orderOffset)
 	f.offset++
 	return &kafka.Message{Topic: f.claim.Topic, Partition: f.claim.Partition, Offset: f.offset - 1,
 		Key: []byte(id), Value: []byte(body), Timestamp: time.Now()}
-}
-
-func equalProducts(a, b inventory.Product) bool {
-	return a.Stock == b.Stock && a.Lines == b.Lines && a.Refills == b.Refills && maps.Equal(a.Applied, b.Applied)
 }
 
 // count returns how many of recs are on topic.

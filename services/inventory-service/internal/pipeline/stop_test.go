@@ -72,10 +72,11 @@ func newFailingInventory(t *testing.T) *failingInventory {
 	topics := pipeline.TopicsFor(group)
 	topics.Orders = kafkatest.Topic(t, kcfg, "orders", 1)
 	set := pipeline.Settings{
-		Topics:        topics,
-		Initial:       map[string]int{"PRODUCT-1": 100},
-		Policy:        inventory.Policy{Threshold: 10, RefillLevel: 100},
-		OrderIDWindow: time.Hour,
+		Group:   group,
+		Topics:  topics,
+		Initial: map[string]int{"PRODUCT-1": 100},
+		Policy:  inventory.Policy{Threshold: 10, RefillLevel: 100},
+		Orders:  inventory.Bounds{Window: time.Hour, Limit: 1000, MaxBytes: 1 << 20},
 	}
 	pipe := pipeline.New(set, nil, nil, nil, kafka.DeadLetters{}, kafkatest.Logger(t))
 	onePartition := func(name string, configs map[string]string) kafka.TopicSpec {
@@ -120,6 +121,9 @@ func (f *failingInventory) start(t *testing.T) *member {
 	log := kafkatest.Logger(t)
 	pipe := pipeline.New(f.set, f.pub, eventbus.NewPublisher(f.pub, contracts.ServiceInventory), reader,
 		kafka.DeadLetters{Topic: kafka.DefaultDeadLetterTopic, Group: f.group.Group}, log)
+	if err := pipe.Pin(); err != nil {
+		t.Fatal(err)
+	}
 	m := &member{}
 	open := func(ctx context.Context, claim kafka.Claim) (kafka.BatchHandler, error) {
 		m.mu.Lock()

@@ -12,9 +12,10 @@ import (
 )
 
 // View is every product's state as the stock changelog tells it, whichever
-// instance owns the product: the read model behind GET /stock. It trails
-// the owners by the time a changelog record takes to be read, milliseconds
-// while the cluster is healthy.
+// instance owns the product: the read model behind GET /stock. It reads
+// committed records only, so it trails the owners by the time a
+// transaction takes to commit and its records to be read, milliseconds
+// while the cluster is healthy, and never shows a state that was aborted.
 type View struct {
 	initial map[string]int
 
@@ -43,7 +44,6 @@ func (v *View) Follow(ctx context.Context, reader *kafka.Reader, topic string, l
 		if _, held := v.initial[id]; !held {
 			return
 		}
-		p.Applied = nil // the view serves stock, not dedupe
 		v.mu.Lock()
 		v.products[id] = p
 		v.mu.Unlock()
