@@ -32,7 +32,11 @@ func (f *fetcher) fetch(offset, end int64, fn func(*Message) error) (int64, erro
 	if err != nil {
 		return offset, f.refresh(err)
 	}
-	req := &sarama.FetchRequest{MinBytes: 1, MaxWaitTime: 100, MaxBytes: f.size, Isolation: sarama.ReadCommitted}
+	// The partition's own limit, f.size, is what cuts a response short.
+	// The request's must be above it, as the Java client's is: the
+	// embedded broker leaves out the aborted transactions of a response
+	// that the request's limit cut.
+	req := &sarama.FetchRequest{MinBytes: 1, MaxWaitTime: 100, MaxBytes: maxFetchSize * 2, Isolation: sarama.ReadCommitted}
 	// Versions as sarama's consumer picks them; the oldest supported broker
 	// (2.1) takes 10.
 	switch v := f.client.Config().Version; {

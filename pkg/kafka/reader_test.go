@@ -2,8 +2,10 @@ package kafka_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,13 +20,19 @@ import (
 // package.
 func txnProducer(t *testing.T, cfg kafka.Config, id string) sarama.SyncProducer {
 	t.Helper()
+	return txnProducerTimeout(t, cfg, id, 10*time.Second)
+}
+
+// txnProducerTimeout is txnProducer with a transaction timeout of its own.
+func txnProducerTimeout(t *testing.T, cfg kafka.Config, id string, timeout time.Duration) sarama.SyncProducer {
+	t.Helper()
 	sc := sarama.NewConfig()
 	sc.Version = sarama.V4_0_0_0
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Return.Successes = true
 	sc.Producer.Transaction.ID = id
-	sc.Producer.Transaction.Timeout = 10 * time.Second
+	sc.Producer.Transaction.Timeout = timeout
 	sc.Producer.Partitioner = sarama.NewManualPartitioner
 	sc.Net.MaxOpenRequests = 1
 	p, err := sarama.NewSyncProducer(cfg.Brokers, sc)
@@ -186,5 +194,76 @@ func TestReadPartitionReadsRecordsLargerThanItsFirstFetch(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("record %d differs: %d bytes, want %d", i, len(got[i]), len(want[i]))
 		}
+	}
+}
+
+// TestReadPartitionSkipsATransactionTheBrokerAborted abandons a transaction,
+// as a producer killed in the middle of one does, while another producer
+// commits transactions behind it: once the broker aborts it at its
+// timeout, the read must hold everything the other committed, and nothing
+// of the abandoned one.
+func TestReadPartitionSkipsATransactionTheBrokerAborted(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "changelog", 1)
+	killed := txnProducerTimeout(t, cfg, kafkatest.Name(t, "killed"), time.Second)
+	live := txnProducer(t, cfg, kafkatest.Name(t, "live"))
+	inTxn(t, live, topic, true, "c1")
+	if err := killed.BeginTxn(); err != nil {
+		t.Fatal(err)
+	}
+	send(t, killed, topic, "k1", "k2")
+	var want []string
+	want = append(want, "c1")
+	for i := range 20 {
+		v := fmt.Sprint("c", i+2)
+		inTxn(t, live, topic, true, v)
+		want = append(want, v)
+	}
+	if got := readAll(t, newReader(t, cfg), topic); !slices.Equal(got, want) {
+		t.Errorf("read %q, want %q", got, want)
+	}
+}
+
+// TestReadPartitionInterleavedTransactions interleaves the batches of
+// transactions that abort with those of transactions that commit, as
+// several producers writing one partition do, with records large enough
+// that the read takes several fetches, some ending inside a transaction.
+func TestReadPartitionInterleavedTransactions(t *testing.T) {
+	t.Parallel()
+	cfg := kafkatest.Config(t)
+	topic := kafkatest.Topic(t, cfg, "changelog", 1)
+	x := txnProducer(t, cfg, kafkatest.Name(t, "x"))
+	y := txnProducer(t, cfg, kafkatest.Name(t, "y"))
+	pad := strings.Repeat(".", 100_000)
+	var want []string
+	for round := range 30 {
+		if err := x.BeginTxn(); err != nil {
+			t.Fatal(err)
+		}
+		send(t, x, topic, fmt.Sprint("x", round, "a", pad))
+		v := fmt.Sprint("y", round)
+		inTxn(t, y, topic, true, v)
+		want = append(want, v)
+		send(t, x, topic, fmt.Sprint("x", round, "b", pad))
+		end := x.AbortTxn
+		if round%3 == 0 {
+			end = x.CommitTxn
+			want = append(want[:len(want)-1], fmt.Sprint("x", round, "a", pad), v, fmt.Sprint("x", round, "b", pad))
+		}
+		if err := end(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readAll(t, newReader(t, cfg), topic)
+	short := func(vs []string) []string {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i], _, _ = strings.Cut(v, ".")
+		}
+		return out
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("read %q,\nwant %q", short(got), short(want))
 	}
 }
