@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/eventshop/eventshop/api/apicheck"
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
@@ -291,4 +293,76 @@ func get(ctx context.Context, client *http.Client, url string) (string, error) {
 		return "", errors.New(resp.Status)
 	}
 	return string(body), nil
+}
+
+// TestChangedPartitionCountIsRefused grows the inventory's internal topics
+// after it has committed state, as an operator following "add partitions
+// to scale" would: the products would then be looked for on other
+// partitions, and start again from their initial stock. The service must
+// refuse to start, and say where to read how to re-partition.
+func TestChangedPartitionCountIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		grow func(group string) []string
+		want string
+	}{
+		{"all three grown together", func(group string) []string {
+			return []string{group + "-reservations", group + "-stock-changelog", group + "-applied-orders-changelog"}
+		}, "the inventory's state was made with 6"},
+		{"a changelog alone", func(group string) []string {
+			return []string{group + "-stock-changelog"}
+		}, "they must match"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			kcfg := kafka.DefaultConfig(kafkatest.Brokers(t)...)
+			group := kafkatest.Name(t, "inventory-service")
+			p1, p2 := kafkatest.Name(t, "PRODUCT-123"), kafkatest.Name(t, "PRODUCT-321")
+			args := []string{"--kafka-brokers", kcfg.Brokers[0], "--consumer-group", group,
+				"--initial-stock", p1 + "=109," + p2 + "=109", "--topic-partitions", "6"}
+			httpAddr := servicetest.FreeAddr(t)
+			svc := startService(t, append(args, "--http-addr", httpAddr)...)
+			stockURL := "http://" + httpAddr + "/stock"
+			waitForStock(t, svc, stockURL, fmt.Sprintf(`{%q:109,%q:109}`+"\n", p1, p2))
+			publishOrders(t, kcfg, kafkatest.Name(t, "order"), p1, p2, 1)
+			waitForStock(t, svc, stockURL, fmt.Sprintf(`{%q:106,%q:108}`+"\n", p1, p2))
+			svc.stop(t)
+
+			admin := newClusterAdmin(t, kcfg)
+			for _, topic := range tc.grow(group) {
+				if err := admin.CreatePartitions(topic, 7, nil, false); err != nil {
+					t.Fatalf("grow %s to 7 partitions: %v", topic, err)
+				}
+			}
+			again := startService(t, append(args, "--http-addr", servicetest.FreeAddr(t))...)
+			select {
+			case <-again.exited:
+			case <-time.After(60 * time.Second):
+				t.Fatal("the service started on grown topics")
+			}
+			out, err := os.ReadFile(again.logPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var exit *exec.ExitError
+			if !errors.As(again.err, &exit) || exit.ExitCode() != 1 ||
+				!strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "docs/operations.md#re-partitioning-the-inventory") {
+				t.Errorf("the service exited with %v, output:\n%s\nwant status 1 and an error saying %q and where to read how to re-partition",
+					again.err, logTail(again.logPath, 4<<10), tc.want)
+			}
+		})
+	}
+}
+
+func newClusterAdmin(t *testing.T, cfg kafka.Config) sarama.ClusterAdmin {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = sarama.V2_1_0_0
+	admin, err := sarama.NewClusterAdmin(cfg.Brokers, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	return admin
 }
