@@ -498,9 +498,21 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	}
 	raw := make([]*sarama.ConsumerMessage, 0, h.owner.cfg.MaxBatch)
 	batch := make([]*Message, 0, h.owner.cfg.MaxBatch)
+	// next is the offset after the last record handled, -1 before one.
+	next := int64(-1)
+	idle := time.NewTimer(settleAfter)
+	defer idle.Stop()
 	for {
-		var open bool
-		raw, open = nextBatch(sess.Context().Done(), claim.Messages(), raw[:0])
+		var open, idled bool
+		raw, open, idled = nextBatch(sess.Context().Done(), claim.Messages(), idle.C, raw[:0])
+		if idled {
+			if h.settle(sess, claim, next, handled) {
+				next = claim.HighWaterMarkOffset()
+				metrics.handled(0, next)
+			}
+			idle.Reset(time.Second)
+			continue
+		}
 		if len(raw) > 0 {
 			batch = batch[:0]
 			for _, cm := range raw {
@@ -533,7 +545,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			if h.owner.cfg.Transactions == nil {
 				handled.Store(raw[len(raw)-1].Offset + 1)
 			}
-			metrics.handled(len(batch), raw[len(raw)-1].Offset+1)
+			next = raw[len(raw)-1].Offset + 1
+			metrics.handled(len(batch), next)
+			idle.Reset(settleAfter)
 			if h.owner.handlerFailures.Load() != 0 {
 				h.owner.handlerFailures.Store(0)
 			}
@@ -552,6 +566,35 @@ func (h *groupHandler) handle(sess sarama.ConsumerGroupSession, claim sarama.Con
 		return fn()
 	}
 	return txns.run(sess, h.owner.cfg, claim.Topic(), claim.Partition(), next, fn)
+}
+
+// settleAfter is how long a partition waits without records before it
+// looks past its last record (see settle).
+const settleAfter = 200 * time.Millisecond
+
+// settle commits the partition's offset past what follows its last
+// handled record, next, when that is only transaction markers and aborted
+// records up to the high watermark, and reports whether it did. A
+// read-committed consumer is never given those, so its offset would stay
+// short of the end, and its lag read one for ever. It asks the broker with
+// a fetch of its own before it commits: only what holds no committed
+// record is passed.
+func (h *groupHandler) settle(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, next int64, handled *atomic.Int64) bool {
+	end := claim.HighWaterMarkOffset()
+	if next < 0 || end <= next {
+		return false
+	}
+	n, settled, err := committedBetween(h.owner.client, claim.Topic(), claim.Partition(), next, end)
+	if err != nil || !settled || n > 0 {
+		return false // records on their way, or a transaction open: later
+	}
+	if txns := h.owner.cfg.Transactions; txns != nil {
+		// A transaction of offsets alone, so that no commit of the
+		// group's goes outside its transactions.
+		return txns.run(sess, h.owner.cfg, claim.Topic(), claim.Partition(), end, func() error { return nil }) == nil
+	}
+	handled.Store(end)
+	return true
 }
 
 // untilDone calls fn until it returns nil, and reports true then; it
@@ -575,21 +618,25 @@ func (h *groupHandler) untilDone(sess sarama.ConsumerGroupSession, fn func() err
 // nextBatch waits for one message, then takes whatever else msgs holds
 // ready, up to cap(buf). It reports false once the session is over or the
 // claim's channel closed; the batch it returns with false may still hold
-// messages, which the caller handles before stopping.
-func nextBatch(done <-chan struct{}, msgs <-chan *sarama.ConsumerMessage, buf []*sarama.ConsumerMessage) ([]*sarama.ConsumerMessage, bool) {
+// messages, which the caller handles before stopping. It reports idled,
+// with no messages, if idle fires first.
+func nextBatch(done <-chan struct{}, msgs <-chan *sarama.ConsumerMessage, idle <-chan time.Time,
+	buf []*sarama.ConsumerMessage) (_ []*sarama.ConsumerMessage, open, idled bool) {
 	// A session that is over takes no more, however many records are
 	// buffered: the partitions may be someone else's already.
 	select {
 	case <-done:
-		return buf, false
+		return buf, false, false
 	default:
 	}
 	select {
 	case <-done:
-		return buf, false
+		return buf, false, false
+	case <-idle:
+		return buf, true, true
 	case cm, ok := <-msgs:
 		if !ok {
-			return buf, false
+			return buf, false, false
 		}
 		buf = append(buf, cm)
 	}
@@ -597,14 +644,14 @@ func nextBatch(done <-chan struct{}, msgs <-chan *sarama.ConsumerMessage, buf []
 		select {
 		case cm, ok := <-msgs:
 			if !ok {
-				return buf, false
+				return buf, false, false
 			}
 			buf = append(buf, cm)
 		default:
-			return buf, true
+			return buf, true, false
 		}
 	}
-	return buf, true
+	return buf, true, false
 }
 
 type stoppingKey struct{}

@@ -152,3 +152,25 @@ func messageFromRecord(topic string, partition int32, batch *sarama.RecordBatch,
 	}
 	return m
 }
+
+// committedBetween counts the committed records of a partition from
+// offset from up to end. It reports false if it cannot tell yet: a
+// transaction below end is still open.
+func committedBetween(client sarama.Client, topic string, partition int32, from, end int64) (int, bool, error) {
+	f := fetcher{client: client, topic: topic, partition: partition, size: 1 << 20}
+	n := 0
+	for from < end {
+		next, err := f.fetch(from, end, func(*Message) error { n++; return nil })
+		if err != nil {
+			return n, false, err
+		}
+		if next == from && f.size == 1<<20 {
+			// Nothing past from below the last stable offset: a
+			// transaction is open (a larger fetch would follow a record
+			// too large).
+			return n, false, nil
+		}
+		from = max(from, next)
+	}
+	return n, true, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -217,5 +218,51 @@ func TestPublishOutsideABatchIsRefused(t *testing.T) {
 	txns := newTransactions(t, cfg)
 	if err := txns.Publish(t.Context(), kafka.Record{Topic: out, Value: []byte("x")}); !errors.Is(err, kafka.ErrNoTransaction) {
 		t.Errorf("Publish outside a batch = %v, want ErrNoTransaction", err)
+	}
+}
+
+// TestOffsetsAreCommittedPastTransactionMarkers consumes a partition
+// written in transactions, some aborted: the consumer is never given the
+// markers and aborted records at its end, yet its committed offset must
+// reach the end of the partition, as a Java consumer's does, or its lag
+// reads one for ever. Both kinds of consumer are checked.
+func TestOffsetsAreCommittedPastTransactionMarkers(t *testing.T) {
+	t.Parallel()
+	for _, transactional := range []bool{false, true} {
+		t.Run(fmt.Sprint("transactional ", transactional), func(t *testing.T) {
+			t.Parallel()
+			cfg := kafkatest.Config(t)
+			in := kafkatest.Topic(t, cfg, "in", 1)
+			p := txnProducer(t, cfg, kafkatest.Name(t, "txn"))
+			inTxn(t, p, in, true, "a", "b")
+			inTxn(t, p, in, false, "c")
+			inTxn(t, p, in, true, "d")
+			inTxn(t, p, in, false, "e", "f")
+
+			gc := kafkatest.GroupConfig(t, in)
+			var mu sync.Mutex
+			var got []string
+			open := func(ctx context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
+				return func(ctx context.Context, msgs []*kafka.Message) error {
+					mu.Lock()
+					for _, m := range msgs {
+						got = append(got, string(m.Value))
+					}
+					mu.Unlock()
+					return nil
+				}, nil
+			}
+			if transactional {
+				gc.Transactions = newTransactions(t, cfg)
+			}
+			startBatchConsumer(t, cfg, gc, open)
+			// 4 records, 2 aborted ones and 4 markers.
+			waitCommitted(t, cfg, gc.Group, in, 10)
+			mu.Lock()
+			defer mu.Unlock()
+			if want := []string{"a", "b", "d"}; !slices.Equal(got, want) {
+				t.Errorf("handled %q, want %q", got, want)
+			}
+		})
 	}
 }
