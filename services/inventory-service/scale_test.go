@@ -195,6 +195,10 @@ type proof struct {
 	want     map[string]productState // the single-threaded outcome
 
 	instances []*instance // all started, in order
+	// batchOut gets a value, when it has room, as each batch of orders is
+	// published: pause stops an instance right after one, when it has
+	// work in hand.
+	batchOut chan struct{}
 }
 
 // productState is a product's entry in GET /products.
@@ -244,12 +248,13 @@ func newProofOfSize(t *testing.T, n, repeats int) *proof {
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	p := &proof{
-		t:       t,
-		started: time.Now(),
-		kcfg:    kafka.DefaultConfig(kafkatest.Brokers(t)...),
-		group:   kafkatest.Name(t, "inventory"),
-		repeats: repeats,
-		want:    make(map[string]productState, proofProducts),
+		t:        t,
+		started:  time.Now(),
+		kcfg:     kafka.DefaultConfig(kafkatest.Brokers(t)...),
+		group:    kafkatest.Name(t, "inventory"),
+		repeats:  repeats,
+		want:     make(map[string]productState, proofProducts),
+		batchOut: make(chan struct{}),
 	}
 	stock := make([]string, proofProducts)
 	for i := range proofProducts {
@@ -353,6 +358,13 @@ func (p *proof) pause(in *instance, d time.Duration) string {
 	p.t.Helper()
 	at := p.progress()
 	p.logf("pausing instance %d, which owns %v, for %s", in.n, in.log.claims, d)
+	// Right after a batch of orders goes out, while the instances split
+	// and apply it: most likely inside a transaction.
+	select {
+	case <-p.batchOut:
+		time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
+	case <-time.After(5 * time.Second):
+	}
 	if err := in.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		p.t.Fatalf("stop instance %d: %v", in.n, err)
 	}
@@ -441,6 +453,10 @@ func (p *proof) publishAll(live []*instance, every time.Duration) <-chan error {
 			if err := pub.publish(ctx, start); err != nil {
 				done <- err
 				return
+			}
+			select {
+			case p.batchOut <- struct{}{}:
+			default:
 			}
 		}
 		done <- nil
