@@ -58,11 +58,16 @@ type GroupConfig struct {
 	// depends on, such as how many partitions the state they go with is
 	// spread over.
 	OffsetMetadata string
-	// Transactions, if set, commits each batch's input offsets with what
-	// its handler published through it, in one transaction (see
-	// Transactions); CommitInterval then plays no part. Without it, offsets
-	// are committed on their own, at least once.
-	Transactions *Transactions
+	// TransactionalID, if set, makes each batch one Kafka transaction with
+	// its input offsets: a handler publishes its output through its
+	// Claim's Out, and read-committed readers see it once, and only if the
+	// batch's offsets were committed. Each claim has a transactional
+	// producer of its own, whose transactional id is TransactionalID, the
+	// topic and the partition, connected when the claim starts: the member
+	// that claims a partition fences the one before. CommitInterval then
+	// plays no part. Without it, offsets are committed on their own, at
+	// least once.
+	TransactionalID string
 }
 
 // DefaultGroupConfig returns a GroupConfig for group on topics with defaults
@@ -122,11 +127,12 @@ func (g GroupConfig) Validate() error {
 // stop). The member stays in the group meanwhile, so a failing partition
 // holds up only itself. Wrap handlers in Retry and DeadLetter so that only a
 // stop or a failed dead-letter publish ever gets that far. With
-// GroupConfig.Transactions, a batch's offsets are committed in the
+// GroupConfig.TransactionalID, a batch's offsets are committed in the
 // transaction that holds its output instead (exactly once for
 // read-committed readers), and a batch whose transaction aborts is handled
 // again from a freshly opened handler.
 type Consumer struct {
+	kcfg    Config
 	client  sarama.Client // the group's own, so a stuck stop can close it
 	group   sarama.ConsumerGroup
 	cfg     GroupConfig
@@ -261,6 +267,7 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 	}
 	cfg.Metrics.joining(gc.Group)
 	return &Consumer{
+		kcfg:    cfg,
 		client:  client,
 		group:   group,
 		cfg:     gc,
@@ -486,9 +493,31 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	// handle is the partition's handler; nil until opened, and again after
 	// it failed, so that each retry starts from a clean state.
 	var handle BatchHandler
+	var txns *partitionTxns
+	defer func() {
+		if txns != nil {
+			if err := txns.close(); err != nil {
+				h.log.Warn("close transactional producer", zap.Error(err))
+			}
+		}
+	}()
 	reopen := func() error {
+		c := Claim{Topic: claim.Topic(), Partition: claim.Partition()}
+		if h.owner.cfg.TransactionalID != "" {
+			if txns == nil {
+				// Before the handler restores any state: connecting the
+				// partition's producer aborts what its last owner left
+				// open, and fences that owner.
+				id := fmt.Sprintf("%s-%s-%d", h.owner.cfg.TransactionalID, c.Topic, c.Partition)
+				var err error
+				if txns, err = newPartitionTxns(h.owner.kcfg, id, h.log); err != nil {
+					return fmt.Errorf("open %s: %w", key, err)
+				}
+			}
+			c.Out = txns
+		}
 		var err error
-		if handle, err = h.owner.open(ctx, Claim{Topic: claim.Topic(), Partition: claim.Partition()}); err != nil {
+		if handle, err = h.owner.open(ctx, c); err != nil {
 			return fmt.Errorf("open %s: %w", key, err)
 		}
 		return nil
@@ -506,11 +535,11 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		var open, idled bool
 		raw, open, idled = nextBatch(sess.Context().Done(), claim.Messages(), idle.C, raw[:0])
 		if idled {
-			if h.settle(sess, claim, next, handled) {
+			if h.settle(sess, claim, txns, next, handled) {
 				next = claim.HighWaterMarkOffset()
 				metrics.handled(0, next)
 			}
-			idle.Reset(time.Second)
+			idle.Reset(settleAfter)
 			continue
 		}
 		if len(raw) > 0 {
@@ -528,7 +557,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 					}
 				}
 				next := batch[len(batch)-1].Offset + 1
-				if err := metrics.attempt(len(batch), func() error { return h.handle(sess, claim, next, func() error { return handle(ctx, batch) }) }); err != nil {
+				if err := metrics.attempt(len(batch), func() error {
+					return h.handle(sess, claim, txns, next, func() error { return handle(ctx, batch) })
+				}); err != nil {
 					handle = nil
 					return fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err)
 				}
@@ -542,7 +573,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			}
 			// The next commit takes the whole batch, unless its transaction
 			// has committed it already.
-			if h.owner.cfg.Transactions == nil {
+			if txns == nil {
 				handled.Store(raw[len(raw)-1].Offset + 1)
 			}
 			next = raw[len(raw)-1].Offset + 1
@@ -559,9 +590,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 }
 
 // handle runs fn, a batch's handler that ends before next, in a
-// transaction when the consumer has them.
-func (h *groupHandler) handle(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, next int64, fn func() error) error {
-	txns := h.owner.cfg.Transactions
+// transaction of txns when the consumer has them.
+func (h *groupHandler) handle(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, txns *partitionTxns,
+	next int64, fn func() error) error {
 	if txns == nil {
 		return fn()
 	}
@@ -579,7 +610,8 @@ const settleAfter = 200 * time.Millisecond
 // short of the end, and its lag read one for ever. It asks the broker with
 // a fetch of its own before it commits: only what holds no committed
 // record is passed.
-func (h *groupHandler) settle(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, next int64, handled *atomic.Int64) bool {
+func (h *groupHandler) settle(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, txns *partitionTxns,
+	next int64, handled *atomic.Int64) bool {
 	end := claim.HighWaterMarkOffset()
 	if next < 0 || end <= next {
 		return false
@@ -588,7 +620,7 @@ func (h *groupHandler) settle(sess sarama.ConsumerGroupSession, claim sarama.Con
 	if err != nil || !settled || n > 0 {
 		return false // records on their way, or a transaction open: later
 	}
-	if txns := h.owner.cfg.Transactions; txns != nil {
+	if txns != nil {
 		// A transaction of offsets alone, so that no commit of the
 		// group's goes outside its transactions.
 		return txns.run(sess, h.owner.cfg, claim.Topic(), claim.Partition(), end, func() error { return nil }) == nil

@@ -12,10 +12,12 @@
 //     its handler returned nil (at-least-once), and after a BeforeCommit hook
 //     (a service flushing its buffered log) succeeded, so a crash never
 //     commits a message whose output was still in a buffer;
-//   - Transactions, a transactional producer that a batch Consumer commits
-//     each batch's output and input offsets with, fenced by the group's
-//     generation (KIP-447): exactly once for read-committed readers, even
-//     for a member that stalls past its session timeout and comes back;
+//   - transactions (GroupConfig.TransactionalID): a batch Consumer commits
+//     each batch's output and input offsets in one Kafka transaction, with
+//     a transactional producer per claimed partition, fenced by the
+//     partition's next owner and by the group's generation (KIP-447):
+//     exactly once for read-committed readers, even for a member that
+//     stalls past its session timeout and comes back;
 //   - Middleware (Recover, Retry, DeadLetter) composed around a Handler,
 //     so a poison record is parked on a dead-letter topic and never blocks its
 //     partition, while a transient failure is retried instead of skipped;

@@ -20,6 +20,12 @@ type BatchHandler func(ctx context.Context, msgs []*Message) error
 type Claim struct {
 	Topic     string
 	Partition int32
+	// Out, for a consumer with transactions (GroupConfig.TransactionalID),
+	// publishes into the transaction of the batch being handled: what it
+	// sends is committed with the batch's offsets, or aborted with them.
+	// It does not wait for the records: the commit does. It is nil for a
+	// consumer without transactions.
+	Out Publisher
 }
 
 // OpenFunc is called when the member starts on a partition, before the

@@ -130,21 +130,31 @@ func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
 // stalled past its session timeout) holds the read up until the broker
 // aborts that transaction, within the writer's transaction timeout.
 func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int32, fn func(*Message) error) (int, error) {
-	end, err := r.stableEnd(ctx, topic, partition)
+	end, err := r.listOffset(topic, partition, sarama.OffsetNewest, sarama.ReadUncommitted)
 	if err != nil {
 		return 0, err
 	}
-	offset, err := r.listOffset(topic, partition, sarama.OffsetOldest, sarama.ReadUncommitted)
+	oldest, err := r.listOffset(topic, partition, sarama.OffsetOldest, sarama.ReadUncommitted)
 	if err != nil {
+		return 0, err
+	}
+	return r.ReadRange(ctx, topic, partition, oldest, end, fn)
+}
+
+// ReadRange reads the committed records of partition of topic from offset
+// from up to, not including, to, as ReadPartition does: once every
+// transaction below to has ended.
+func (r *Reader) ReadRange(ctx context.Context, topic string, partition int32, from, to int64, fn func(*Message) error) (int, error) {
+	if err := r.waitStable(ctx, topic, partition, to); err != nil {
 		return 0, err
 	}
 	f := fetcher{client: r.client, topic: topic, partition: partition, size: 1 << 20}
 	n := 0
-	for offset < end {
+	for offset := from; offset < to; {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		next, err := f.fetch(offset, end, func(m *Message) error {
+		next, err := f.fetch(offset, to, func(m *Message) error {
 			n++
 			return fn(m)
 		})
@@ -163,31 +173,22 @@ func (r *Reader) ReadPartition(ctx context.Context, topic string, partition int3
 	return n, nil
 }
 
-// stableEnd waits until the last stable offset of partition has reached
-// the high watermark it had when the wait began, and returns it. The
-// backoff is short at first: a transaction just ended is settled within
-// milliseconds.
-func (r *Reader) stableEnd(ctx context.Context, topic string, partition int32) (int64, error) {
-	target, err := r.listOffset(topic, partition, sarama.OffsetNewest, sarama.ReadUncommitted)
-	if err != nil {
-		return 0, err
-	}
-	var stable int64
+// waitStable waits until the last stable offset of partition has reached
+// target. The backoff is short at first: a transaction just ended is
+// settled within milliseconds.
+func (r *Reader) waitStable(ctx context.Context, topic string, partition int32, target int64) error {
 	wait := RetryPolicy{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
-	err = wait.Retry(ctx, func() error {
-		var err error
-		if stable, err = r.listOffset(topic, partition, sarama.OffsetNewest, sarama.ReadCommitted); err != nil {
-			return err
+	err := wait.Retry(ctx, func() error {
+		stable, err := r.listOffset(topic, partition, sarama.OffsetNewest, sarama.ReadCommitted)
+		if err == nil && stable < target {
+			err = fmt.Errorf("kafka: %s/%d: a transaction is open from offset %d", topic, partition, stable)
 		}
-		if stable < target {
-			return fmt.Errorf("kafka: %s/%d: a transaction is open from offset %d", topic, partition, stable)
-		}
-		return nil
+		return err
 	}, nil)
 	if err != nil {
-		return 0, fmt.Errorf("kafka: stable end of %s/%d: %w", topic, partition, err)
+		return fmt.Errorf("kafka: stable end of %s/%d: %w", topic, partition, err)
 	}
-	return stable, nil
+	return nil
 }
 
 // listOffset asks the partition's leader for its oldest or newest offset;

@@ -21,20 +21,22 @@ import (
 // relay is a transactional consume-transform-produce: for every record of
 // its input it publishes one record, with the same value, to out.
 type relay struct {
-	txns *kafka.Transactions
-	out  string
+	out string
 	// fail, if set, is called once the batch's records are sent, and may
 	// fail the batch after that.
 	fail func(msgs []*kafka.Message) error
 }
 
-func (r relay) open(context.Context, kafka.Claim) (kafka.BatchHandler, error) {
+func (r relay) open(_ context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
+	if c.Out == nil {
+		return nil, errors.New("a claim without a transactional publisher")
+	}
 	return func(ctx context.Context, msgs []*kafka.Message) error {
 		recs := make([]kafka.Record, len(msgs))
 		for i, m := range msgs {
 			recs[i] = kafka.Record{Topic: r.out, Key: m.Key, Value: m.Value}
 		}
-		if err := r.txns.Publish(ctx, recs...); err != nil {
+		if err := c.Out.Publish(ctx, recs...); err != nil {
 			return err
 		}
 		if r.fail != nil {
@@ -42,16 +44,6 @@ func (r relay) open(context.Context, kafka.Claim) (kafka.BatchHandler, error) {
 		}
 		return nil
 	}, nil
-}
-
-func newTransactions(t *testing.T, cfg kafka.Config) *kafka.Transactions {
-	t.Helper()
-	txns, err := kafka.NewTransactions(cfg, kafkatest.Name(t, "txn"), kafkatest.Logger(t))
-	if err != nil {
-		t.Fatalf("NewTransactions: %v", err)
-	}
-	t.Cleanup(func() { _ = txns.Close() })
-	return txns
 }
 
 // waitCommitted waits until group has committed n records of topic.
@@ -114,7 +106,7 @@ func TestTransactionsAbortWhatAFailedBatchSent(t *testing.T) {
 
 	var mu sync.Mutex
 	failed := map[int32]bool{}
-	r := relay{txns: newTransactions(t, cfg), out: out, fail: func(msgs []*kafka.Message) error {
+	r := relay{out: out, fail: func(msgs []*kafka.Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if p := msgs[0].Partition; !failed[p] {
@@ -124,7 +116,7 @@ func TestTransactionsAbortWhatAFailedBatchSent(t *testing.T) {
 		return nil
 	}}
 	gc := kafkatest.GroupConfig(t, in)
-	gc.Transactions = r.txns
+	gc.TransactionalID = kafkatest.Name(t, "txn")
 	gc.MaxBatch = 50
 	gc.OffsetMetadata = "partitions=3"
 	stop := startBatchConsumer(t, cfg, gc, r.open)
@@ -175,26 +167,23 @@ func TestTransactionsFenceAMemberTheGroupLeftBehind(t *testing.T) {
 	// a stalls in its first batch once b asks to join.
 	stalled, resume := make(chan struct{}), make(chan struct{})
 	var stalls atomic.Int32
-	ra := relay{txns: newTransactions(t, cfg), out: out, fail: func([]*kafka.Message) error {
+	ra := relay{out: out, fail: func([]*kafka.Message) error {
 		if stalls.Add(1) == 1 {
 			close(stalled)
 			<-resume
 		}
 		return nil
 	}}
-	gca := gc
-	gca.Transactions = ra.txns
-	a, err := kafka.NewBatchConsumer(cfg, gca, ra.open, kafkatest.Logger(t))
+	gc.TransactionalID = kafkatest.Name(t, "txn")
+	a, err := kafka.NewBatchConsumer(cfg, gc, ra.open, kafkatest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	stopA := runConsumer(t, a)
 	<-stalled
 
-	rb := relay{txns: newTransactions(t, cfg), out: out}
-	gcb := gc
-	gcb.Transactions = rb.txns
-	b, err := kafka.NewBatchConsumer(cfg, gcb, rb.open, kafkatest.Logger(t))
+	rb := relay{out: out}
+	b, err := kafka.NewBatchConsumer(cfg, gc, rb.open, kafkatest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,16 +198,6 @@ func TestTransactionsFenceAMemberTheGroupLeftBehind(t *testing.T) {
 	// a's stalled transaction must abort; give it the time to try.
 	_ = stopA()
 	checkOnce(t, cfg, out, n)
-}
-
-func TestPublishOutsideABatchIsRefused(t *testing.T) {
-	t.Parallel()
-	cfg := kafkatest.Config(t)
-	out := kafkatest.Topic(t, cfg, "out", 1)
-	txns := newTransactions(t, cfg)
-	if err := txns.Publish(t.Context(), kafka.Record{Topic: out, Value: []byte("x")}); !errors.Is(err, kafka.ErrNoTransaction) {
-		t.Errorf("Publish outside a batch = %v, want ErrNoTransaction", err)
-	}
 }
 
 // TestOffsetsAreCommittedPastTransactionMarkers consumes a partition
@@ -242,7 +221,11 @@ func TestOffsetsAreCommittedPastTransactionMarkers(t *testing.T) {
 			gc := kafkatest.GroupConfig(t, in)
 			var mu sync.Mutex
 			var got []string
+			var out kafka.Publisher
 			open := func(ctx context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
+				mu.Lock()
+				out = c.Out
+				mu.Unlock()
 				return func(ctx context.Context, msgs []*kafka.Message) error {
 					mu.Lock()
 					for _, m := range msgs {
@@ -253,7 +236,7 @@ func TestOffsetsAreCommittedPastTransactionMarkers(t *testing.T) {
 				}, nil
 			}
 			if transactional {
-				gc.Transactions = newTransactions(t, cfg)
+				gc.TransactionalID = kafkatest.Name(t, "txn")
 			}
 			startBatchConsumer(t, cfg, gc, open)
 			// 4 records, 2 aborted ones and 4 markers.
@@ -262,6 +245,15 @@ func TestOffsetsAreCommittedPastTransactionMarkers(t *testing.T) {
 			defer mu.Unlock()
 			if want := []string{"a", "b", "d"}; !slices.Equal(got, want) {
 				t.Errorf("handled %q, want %q", got, want)
+			}
+			if transactional != (out != nil) {
+				t.Fatalf("the claim's Out is %v, want one exactly for a transactional consumer", out)
+			}
+			if out != nil {
+				rec := kafka.Record{Topic: in, Value: []byte("late")}
+				if err := out.Publish(t.Context(), rec); !errors.Is(err, kafka.ErrNoTransaction) {
+					t.Errorf("Out.Publish outside a batch = %v, want ErrNoTransaction", err)
+				}
 			}
 		})
 	}

@@ -156,7 +156,6 @@ type App struct {
 	health   *health.Health
 	listener net.Listener
 	tasks    []func(context.Context) error
-	txns     []*kafka.Transactions
 	tracer   *sdktrace.TracerProvider // nil when tracing is off
 }
 
@@ -303,8 +302,7 @@ func (a *App) runConsumer(group string, c *kafka.Consumer) {
 
 // ConsumeBatch runs the batch handlers open returns for the partitions of
 // gc's topics in gc's group: start from GroupConfig, and set its
-// Transactions (see Transactions) for batches that commit their output
-// with their offsets. A batch handler gets no middleware: it handles its
+// TransactionalID for batches that commit their output with their offsets. A batch handler gets no middleware: it handles its
 // poison messages itself (see kafka.DeadLetters, DeadLetters). /readyz
 // reports the consumer unready while it keeps failing.
 func (a *App) ConsumeBatch(gc kafka.GroupConfig, open kafka.OpenFunc) error {
@@ -314,18 +312,6 @@ func (a *App) ConsumeBatch(gc kafka.GroupConfig, open kafka.OpenFunc) error {
 	}
 	a.runConsumer(gc.Group, c)
 	return nil
-}
-
-// Transactions returns a transactional producer for the consumer group
-// group, whose transactional id is the group's name and a random part: no
-// two processes share it. It is closed when the service stops.
-func (a *App) Transactions(group string) (*kafka.Transactions, error) {
-	t, err := kafka.NewTransactions(a.kafka, group+"-"+eventbus.NewID(), a.Log)
-	if err != nil {
-		return nil, err
-	}
-	a.txns = append(a.txns, t)
-	return t, nil
 }
 
 // DeadLetters makes the dead-letter records of consumer group group, for the
@@ -429,11 +415,6 @@ func (a *App) close() {
 	if a.pinger != nil {
 		if err := a.pinger.Close(); err != nil {
 			a.Log.Warn("close kafka client", zap.Error(err))
-		}
-	}
-	for _, t := range a.txns {
-		if err := t.Close(); err != nil {
-			a.Log.Warn("close transactional producer", zap.Error(err))
 		}
 	}
 	if a.producer != nil {

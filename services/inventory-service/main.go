@@ -36,12 +36,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Each batch of orders or reservations is one transaction with its
-	// input offsets: see package pipeline.
-	txns, err := app.Transactions(cfg.ConsumerGroup)
-	if err != nil {
-		return err
-	}
 	set := pipeline.Settings{
 		Group:   cfg.ConsumerGroup,
 		Topics:  pipeline.TopicsFor(cfg.ConsumerGroup),
@@ -49,15 +43,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Policy:  cfg.policy(),
 		Orders:  cfg.orderBounds(),
 	}
-	pipe := pipeline.New(set, txns, app.Events, reader, app.DeadLetters(cfg.ConsumerGroup), app.Log)
+	pipe := pipeline.New(set, app.Events, reader, app.DeadLetters(cfg.ConsumerGroup), app.Log)
 	if err := app.EnsureTopics(ctx, pipe.TopicSpecs(app.TopicSpec)...); err != nil {
 		return err
 	}
 	if err := pipe.Pin(); err != nil {
 		return err
 	}
+	// Each batch of orders or reservations is one transaction with its
+	// input offsets: see package pipeline.
 	gc := app.GroupConfig(cfg.ConsumerGroup, pipe.Topics())
-	gc.Transactions = txns
+	gc.TransactionalID = cfg.ConsumerGroup
+	// What the inventory does is its records, committed with its offsets;
+	// its log lines are for people, not flushed before each transaction.
+	gc.BeforeCommit = nil
 	gc.OffsetMetadata = pipe.OffsetMetadata()
 	if err := app.ConsumeBatch(gc, pipe.Open); err != nil {
 		return err

@@ -901,6 +901,10 @@ func (p *proof) report(events string) {
 		if in.log.races > 0 {
 			p.t.Errorf("instance %d reported %d data races", in.n, in.log.races)
 		}
+		if in.log.saramaRaces > 0 {
+			p.t.Logf("instance %d met sarama's known race on a fenced producer's error %d times (github.com/IBM/sarama/issues/2913)",
+				in.n, in.log.saramaRaces)
+		}
 	}
 	refills := 0
 	for _, s := range p.want {
@@ -932,6 +936,24 @@ type logScan struct {
 	claims     map[string][]int32
 	updated    int // lines applied
 	races      int
+	// saramaRaces counts the races of sarama's own issue 2913, which the
+	// proofs tolerate (see knownSaramaRace); race holds the lines of the
+	// report being read.
+	saramaRaces int
+	race        [][]byte
+}
+
+// knownSaramaRace reports whether a race report is sarama's issue 2913
+// (github.com/IBM/sarama/issues/2913, open in v1.61.1 and v1.62.0): when
+// a produce of a fenced transactional producer fails, the error is
+// written under one lock (transitionTo) while another goroutine reads it
+// under another (publishTxnPartitions). The proofs fence producers on
+// purpose, and meet it; every other race fails them.
+func knownSaramaRace(report [][]byte) bool {
+	text := bytes.Join(report, nil)
+	return bytes.Contains(text, []byte("sarama.(*transactionManager).transitionTo()")) &&
+		bytes.Contains(text, []byte("sarama.(*transactionManager).publishTxnPartitions()")) &&
+		bytes.Count(text, []byte("Goroutine ")) == 2
 }
 
 // scan reads what was logged since the last scan.
@@ -954,8 +976,18 @@ func (l *logScan) scan(t *testing.T) {
 	end := bytes.LastIndexByte(data, '\n') + 1
 	l.rest = slices.Clone(data[end:])
 	for line := range bytes.Lines(data[:end]) {
-		if bytes.Contains(line, []byte("WARNING: DATA RACE")) {
-			l.races++
+		switch {
+		case bytes.Contains(line, []byte("WARNING: DATA RACE")):
+			l.race = [][]byte{}
+		case l.race != nil && bytes.HasPrefix(line, []byte("==================")):
+			if knownSaramaRace(l.race) {
+				l.saramaRaces++
+			} else {
+				l.races++
+			}
+			l.race = nil
+		case l.race != nil:
+			l.race = append(l.race, slices.Clone(line))
 		}
 		// Most lines are order lines: their message is all that counts.
 		_, after, ok := bytes.Cut(line, []byte(`"msg":"`))

@@ -30,7 +30,7 @@ func benchPipeline(pub kafka.Publisher) *Pipeline {
 		Policy:  inventory.Policy{Threshold: 100, RefillLevel: 109},
 		Orders:  inventory.Bounds{Window: time.Hour, Limit: 100_000, MaxBytes: 16 << 20},
 	}
-	p := New(set, pub, eventbus.NewPublisher(pub, "bench"), nil, kafka.DeadLetters{Topic: "dlt", Group: "bench"}, zap.NewNop())
+	p := New(set, eventbus.NewPublisher(pub, "bench"), nil, kafka.DeadLetters{Topic: "dlt", Group: "bench"}, zap.NewNop())
 	p.partitions = 6
 	return p
 }
@@ -54,7 +54,7 @@ func BenchmarkSplit(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := p.split(context.Background(), msgs); err != nil {
+		if err := p.split(context.Background(), pub, msgs); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -85,7 +85,7 @@ func BenchmarkApply(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st := &partitionState{ledger: ledger, orders: inventory.NewOrders(p.set.Orders)}
+		st := &partitionState{out: pub, ledger: ledger, orders: inventory.NewOrders(p.set.Orders)}
 		if err := p.apply(context.Background(), st, msgs); err != nil {
 			b.Fatal(err)
 		}

@@ -59,7 +59,6 @@ type Settings struct {
 // instance owns.
 type Pipeline struct {
 	set    Settings
-	pub    kafka.Publisher
 	events *eventbus.Publisher
 	reader *kafka.Reader
 	dead   kafka.DeadLetters
@@ -68,15 +67,15 @@ type Pipeline struct {
 	partitions int32
 }
 
-// New returns a pipeline that publishes with pub (a kafka.Transactions, so
-// that each batch is one transaction), builds event records with events,
-// restores state with reader and dead-letters with dead.
-func New(set Settings, pub kafka.Publisher, events *eventbus.Publisher, reader *kafka.Reader,
-	dead kafka.DeadLetters, log *zap.Logger) *Pipeline {
+// New returns a pipeline that builds event records with events, restores
+// state with reader and dead-letters with dead. It publishes each batch's
+// records with its claim's Out: a consumer with transactions makes each
+// batch one transaction.
+func New(set Settings, events *eventbus.Publisher, reader *kafka.Reader, dead kafka.DeadLetters, log *zap.Logger) *Pipeline {
 	if set.Now == nil {
 		set.Now = time.Now
 	}
-	return &Pipeline{set: set, pub: pub, events: events, reader: reader, dead: dead, log: log}
+	return &Pipeline{set: set, events: events, reader: reader, dead: dead, log: log}
 }
 
 // Topics returns the topics the pipeline's consumer group reads.
@@ -164,11 +163,16 @@ func (p *Pipeline) Open(ctx context.Context, c kafka.Claim) (kafka.BatchHandler,
 	if p.partitions == 0 {
 		return nil, errors.New("the pipeline's partitions are not pinned: call Pin first")
 	}
+	if c.Out == nil {
+		return nil, fmt.Errorf("claim %s/%d has no publisher: the consumer must have transactions", c.Topic, c.Partition)
+	}
 	switch c.Topic {
 	case p.set.Topics.Orders:
-		return p.split, nil
+		return func(ctx context.Context, msgs []*kafka.Message) error {
+			return p.split(ctx, c.Out, msgs)
+		}, nil
 	case p.set.Topics.Reservations:
-		return p.openApply(ctx, c.Partition)
+		return p.openApply(ctx, c)
 	}
 	return nil, fmt.Errorf("no stage reads topic %s", c.Topic)
 }
@@ -181,19 +185,19 @@ func (p *Pipeline) Open(ctx context.Context, c kafka.Claim) (kafka.BatchHandler,
 // Each order is split in a span of its own that continues the order's
 // trace (kafka.StartProcess), and its reservation lines carry that span's
 // context on: one record holds the lines of many orders.
-func (p *Pipeline) split(ctx context.Context, msgs []*kafka.Message) error {
-	var out []kafka.Record
+func (p *Pipeline) split(ctx context.Context, out kafka.Publisher, msgs []*kafka.Message) error {
+	var recs []kafka.Record
 	reserved := newReservationBuilder(p.set.Topics.Reservations, p.partitions)
 	for _, m := range msgs {
 		octx, end := kafka.StartProcess(ctx, m, m.Headers)
 		err := p.splitOne(octx, m, reserved)
 		if err != nil {
-			out = append(out, p.deadLetter(octx, m, err))
+			recs = append(recs, p.deadLetter(octx, m, err))
 		}
 		end(err)
 	}
-	out = append(out, reserved.records()...)
-	return p.pub.Publish(ctx, out...)
+	recs = append(recs, reserved.records()...)
+	return out.Publish(ctx, recs...)
 }
 
 // splitOne adds the reservations of the order in m to reserved. An error
@@ -234,9 +238,10 @@ func fitsRecords(order contracts.Order, correlationID string) error {
 }
 
 // partitionState is what the owner of a reservation partition keeps: its
-// products' state and the orders applied to them.
+// products' state and the orders applied to them, and where it publishes.
 type partitionState struct {
 	partition int32
+	out       kafka.Publisher
 	ledger    *inventory.Ledger
 	orders    *inventory.Orders
 }
@@ -244,12 +249,13 @@ type partitionState struct {
 // openApply restores the state of a reservation partition's products and
 // the orders applied to them, and returns the handler that applies its
 // reservations.
-func (p *Pipeline) openApply(ctx context.Context, partition int32) (kafka.BatchHandler, error) {
+func (p *Pipeline) openApply(ctx context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
 	ledger, err := inventory.NewLedger(p.set.Initial, p.set.Policy)
 	if err != nil {
 		return nil, err
 	}
-	st := &partitionState{partition: partition, ledger: ledger, orders: inventory.NewOrders(p.set.Orders)}
+	partition := c.Partition
+	st := &partitionState{partition: partition, out: c.Out, ledger: ledger, orders: inventory.NewOrders(p.set.Orders)}
 	started := time.Now()
 	products := map[string]bool{}
 	n, err := p.reader.ReadPartition(ctx, p.set.Topics.Stock, partition, func(m *kafka.Message) error {
@@ -328,7 +334,7 @@ func (p *Pipeline) apply(ctx context.Context, st *partitionState, msgs []*kafka.
 		// so a batch of records can make many events: send them on as they
 		// pile up rather than hold them all.
 		if len(out) >= maxPendingEvents {
-			if err := p.pub.Publish(ctx, out...); err != nil {
+			if err := st.out.Publish(ctx, out...); err != nil {
 				return err
 			}
 			out = out[:0]
@@ -339,7 +345,7 @@ func (p *Pipeline) apply(ctx context.Context, st *partitionState, msgs []*kafka.
 		out = append(out, stockRecord(p.set.Topics.Stock, id, product).OnPartition(st.partition))
 	}
 	out = append(out, applied.records(p.set.Topics.AppliedOrders, st.partition)...)
-	return p.pub.Publish(ctx, out...)
+	return st.out.Publish(ctx, out...)
 }
 
 // applyOne applies one reservation, a line of record m that came from the

@@ -178,7 +178,7 @@ func TestSplitDeadLettersAnOrderTooLongForItsRecords(t *testing.T) {
 		}
 		msgs = append(msgs, &kafka.Message{Topic: contracts.TopicNewOrder, Offset: int64(i), Value: body, Timestamp: time.Now()})
 	}
-	if err := p.split(context.Background(), msgs); err != nil {
+	if err := p.split(context.Background(), pub, msgs); err != nil {
 		t.Fatalf("split: %v", err)
 	}
 	var dead, reservations int

@@ -135,7 +135,7 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 	tb.Cleanup(func() { _ = reader.Close() })
 	core, logs := observer.New(zap.InfoLevel)
 	pub := &eventbustest.Records{}
-	pipe := pipeline.New(set, pub, eventbus.NewPublisher(pub, contracts.ServiceInventory), reader,
+	pipe := pipeline.New(set, eventbus.NewPublisher(pub, contracts.ServiceInventory), reader,
 		kafka.DeadLetters{Topic: kafka.DefaultDeadLetterTopic, Group: group}, zap.New(core))
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -185,7 +185,7 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 	}
 	return &restoreFixture{
 		pipe: pipe, topics: set.Topics, pub: pub, logs: logs,
-		claim: kafka.Claim{Topic: set.Topics.Reservations, Partition: 0},
+		claim: kafka.Claim{Topic: set.Topics.Reservations, Partition: 0, Out: pub},
 	}
 }
 

@@ -78,7 +78,7 @@ func newFailingInventory(t *testing.T) *failingInventory {
 		Policy:  inventory.Policy{Threshold: 10, RefillLevel: 100},
 		Orders:  inventory.Bounds{Window: time.Hour, Limit: 1000, MaxBytes: 1 << 20},
 	}
-	pipe := pipeline.New(set, nil, nil, nil, kafka.DeadLetters{}, kafkatest.Logger(t))
+	pipe := pipeline.New(set, nil, nil, kafka.DeadLetters{}, kafkatest.Logger(t))
 	onePartition := func(name string, configs map[string]string) kafka.TopicSpec {
 		return kafka.TopicSpec{Name: name, Partitions: 1, ReplicationFactor: 1, Configs: configs}
 	}
@@ -119,7 +119,7 @@ func (f *failingInventory) start(t *testing.T) *member {
 	}
 	t.Cleanup(func() { _ = reader.Close() })
 	log := kafkatest.Logger(t)
-	pipe := pipeline.New(f.set, f.pub, eventbus.NewPublisher(f.pub, contracts.ServiceInventory), reader,
+	pipe := pipeline.New(f.set, eventbus.NewPublisher(f.pub, contracts.ServiceInventory), reader,
 		kafka.DeadLetters{Topic: kafka.DefaultDeadLetterTopic, Group: f.group.Group}, log)
 	if err := pipe.Pin(); err != nil {
 		t.Fatal(err)
@@ -129,6 +129,9 @@ func (f *failingInventory) start(t *testing.T) *member {
 		m.mu.Lock()
 		m.claims = append(m.claims, claim)
 		m.mu.Unlock()
+		// The member publishes with f.pub rather than in transactions, to
+		// fail every publish.
+		claim.Out = f.pub
 		return pipe.Open(ctx, claim)
 	}
 	c, err := kafka.NewBatchConsumer(f.kcfg, f.group, open, log)

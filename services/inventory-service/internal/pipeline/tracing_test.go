@@ -56,7 +56,7 @@ func TestEachOrderKeepsItsTraceThroughTheReservations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	batch(kafka.Claim{Topic: f.topics.Orders, Partition: 0}, orders)
+	batch(kafka.Claim{Topic: f.topics.Orders, Partition: 0, Out: f.pub}, orders)
 	var reservations []*kafka.Message
 	for _, r := range f.pub.Published() {
 		if r.Topic == f.topics.Reservations {
