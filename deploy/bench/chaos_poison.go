@@ -81,9 +81,9 @@ func runPoison(ctx context.Context, r *chaosRun) (o outcome, err error) {
 	}
 	dead := map[origin]string{}
 	for _, m := range p.deadLetters {
-		part, _ := strconv.ParseInt(header(m, kafka.HeaderDLTOriginPartition), 10, 32)
-		off, _ := strconv.ParseInt(header(m, kafka.HeaderDLTOriginOffset), 10, 64)
-		dead[origin{header(m, kafka.HeaderDLTOriginTopic), int32(part), off, header(m, kafka.HeaderDLTConsumerGroup)}] = header(m, kafka.HeaderDLTError)
+		part, _ := strconv.ParseInt(m.Header(kafka.HeaderDLTOriginPartition), 10, 32)
+		off, _ := strconv.ParseInt(m.Header(kafka.HeaderDLTOriginOffset), 10, 64)
+		dead[origin{m.Header(kafka.HeaderDLTOriginTopic), int32(part), off, m.Header(kafka.HeaderDLTConsumerGroup)}] = m.Header(kafka.HeaderDLTError)
 	}
 	kinds := map[string]int{}
 	var missing []string

@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/kafka"
 )
@@ -418,7 +416,7 @@ type published struct {
 	actions map[string][]string
 	updates map[string]int
 	// deadLetters are the records on dead-letter-topic.
-	deadLetters []*sarama.ConsumerMessage
+	deadLetters []*kafka.Message
 }
 
 // readPublished reads every topic of the shop from the testbed's start to
@@ -433,25 +431,25 @@ func (s *shop) readPublished(ctx context.Context) (published, error) {
 	if err != nil {
 		return p, err
 	}
-	read := func(topic string, fn func(*sarama.ConsumerMessage)) error {
+	read := func(topic string, fn func(*kafka.Message)) error {
 		return s.tb.cluster.scan(ctx, topic, s.tb.start[topic], ends[topic], 2*time.Minute, fn)
 	}
 	err = errors.Join(
-		read(contracts.TopicNewOrder, func(m *sarama.ConsumerMessage) {
+		read(contracts.TopicNewOrder, func(m *kafka.Message) {
 			id := string(m.Key)
 			p.orders[id]++
 			if _, seen := p.correlation[id]; !seen {
-				p.correlation[id] = header(m, contracts.HeaderCorrelationID)
+				p.correlation[id] = m.Header(contracts.HeaderCorrelationID)
 			}
 		}),
-		read(contracts.TopicNewLoggingAction, func(m *sarama.ConsumerMessage) {
-			corr := header(m, contracts.HeaderCorrelationID)
-			p.actions[corr] = append(p.actions[corr], header(m, contracts.HeaderEventID))
+		read(contracts.TopicNewLoggingAction, func(m *kafka.Message) {
+			corr := m.Header(contracts.HeaderCorrelationID)
+			p.actions[corr] = append(p.actions[corr], m.Header(contracts.HeaderEventID))
 			if a, err := contracts.DecodeLoggingAction(m.Value); err == nil && a.Action == contracts.ActionInventoryUpdated {
 				p.updates[corr]++
 			}
 		}),
-		read(kafka.DefaultDeadLetterTopic, func(m *sarama.ConsumerMessage) {
+		read(kafka.DefaultDeadLetterTopic, func(m *kafka.Message) {
 			p.deadLetters = append(p.deadLetters, m)
 		}),
 	)

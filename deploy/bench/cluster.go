@@ -18,12 +18,13 @@ import (
 type offsets map[string]map[int32]int64
 
 // cluster is the harness's own client of the Kafka cluster under test. It
-// reads high watermarks and consumer groups through sarama's ClusterAdmin and
-// records through plain partition consumers: it shares no code with the
-// services it measures.
+// reads high watermarks and consumer groups through sarama's ClusterAdmin,
+// and records, read committed as the shop's consumers read them, through
+// pkg/kafka's Reader.
 type cluster struct {
 	client sarama.Client
 	admin  sarama.ClusterAdmin
+	reader *kafka.Reader
 }
 
 // dialCluster connects to the cluster that brokers bootstrap.
@@ -54,11 +55,18 @@ func dialCluster(brokers []string) (*cluster, error) {
 		client.Close()
 		return nil, fmt.Errorf("kafka admin client: %w", err)
 	}
-	return &cluster{client: client, admin: admin}, nil
+	cfg := kafka.DefaultConfig(brokers...)
+	cfg.ClientID = "eventshop-bench"
+	reader, err := kafka.NewReader(cfg)
+	if err != nil {
+		admin.Close()
+		return nil, err
+	}
+	return &cluster{client: client, admin: admin, reader: reader}, nil
 }
 
 // close disconnects; the admin client closes the client it was built on.
-func (c *cluster) close() error { return c.admin.Close() }
+func (c *cluster) close() error { return errors.Join(c.reader.Close(), c.admin.Close()) }
 
 // topics returns the names of the cluster's topics, Kafka's internal ones
 // (__consumer_offsets ...) left out.
@@ -272,6 +280,9 @@ func subscriptions(d *sarama.GroupDescription) []string {
 // groupLag returns how many records of topics group has not committed. A
 // partition without a committed offset counts from 0: the group has read
 // nothing there, and the topics' earlier records were committed at the start.
+// Only records count: a read-committed consumer is never given the
+// transaction markers and aborted records between its offset and the end
+// (see pendingRecords).
 func (c *cluster) groupLag(group string, topics []string) (int64, error) {
 	if len(topics) == 0 {
 		return 0, nil
@@ -295,61 +306,42 @@ func (c *cluster) groupLag(group string, topics []string) (int64, error) {
 			if b := resp.GetBlock(t, p); b != nil && b.Offset >= 0 {
 				committed = b.Offset
 			}
-			lag += max(0, end-committed)
+			if end > committed {
+				lag += c.pendingRecords(t, p, committed, end)
+			}
 		}
 	}
 	return lag, nil
 }
 
-// scan passes every record of topic from from[p] up to, not including, to[p]
-// on each partition p to fn, and returns within timeout. A partition missing
-// from from is read from offset 0.
-func (c *cluster) scan(ctx context.Context, topic string, from, to map[int32]int64, timeout time.Duration, fn func(*sarama.ConsumerMessage)) error {
-	consumer, err := sarama.NewConsumerFromClient(c.client)
+// pendingRecords returns how many committed records partition p of topic
+// holds from offset from up to end: none when all that is left there is
+// transaction markers and aborted records. While a transaction below end is
+// open it cannot tell, and counts every offset as one.
+func (c *cluster) pendingRecords(topic string, p int32, from, end int64) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	n, err := c.reader.ReadRange(ctx, topic, p, from, end, func(*kafka.Message) error { return nil })
 	if err != nil {
-		return fmt.Errorf("read %s: %w", topic, err)
+		return end - from
 	}
-	defer consumer.Close()
+	return int64(n)
+}
+
+// scan passes every committed record of topic from from[p] up to, not
+// including, to[p] on each partition p to fn, and returns within timeout. A
+// partition missing from from is read from offset 0.
+func (c *cluster) scan(ctx context.Context, topic string, from, to map[int32]int64, timeout time.Duration, fn func(*kafka.Message)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, p := range slices.Sorted(maps.Keys(to)) {
-		if err := scanPartition(ctx, consumer, topic, p, from[p], to[p], fn); err != nil {
-			return err
+		if from[p] >= to[p] {
+			continue
+		}
+		_, err := c.reader.ReadRange(ctx, topic, p, from[p], to[p], func(m *kafka.Message) error { fn(m); return nil })
+		if err != nil {
+			return fmt.Errorf("read %s/%d up to offset %d: %w", topic, p, to[p], err)
 		}
 	}
 	return nil
-}
-
-func scanPartition(ctx context.Context, consumer sarama.Consumer, topic string, p int32, from, to int64, fn func(*sarama.ConsumerMessage)) error {
-	if from >= to {
-		return nil
-	}
-	pc, err := consumer.ConsumePartition(topic, p, from)
-	if err != nil {
-		return fmt.Errorf("read %s/%d from %d: %w", topic, p, from, err)
-	}
-	defer pc.Close()
-	for {
-		select {
-		case m := <-pc.Messages():
-			fn(m)
-			if m.Offset+1 >= to {
-				return nil
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("read %s/%d up to offset %d: %w", topic, p, to, ctx.Err())
-		}
-	}
-}
-
-// header returns the value of a record header, or "". Of repeated headers
-// the last wins, as in pkg/kafka.
-func header(m *sarama.ConsumerMessage, name string) string {
-	value := ""
-	for _, h := range m.Headers {
-		if string(h.Key) == name {
-			value = string(h.Value)
-		}
-	}
-	return value
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/eventshop/eventshop/pkg/contracts"
 	"github.com/eventshop/eventshop/pkg/correlation"
 	"github.com/eventshop/eventshop/pkg/eventbus"
@@ -26,7 +24,7 @@ var consumers = []string{contracts.ServiceInventory, contracts.ServiceNotificati
 type drainResult struct {
 	orders int
 	// elapsed runs from starting the consumers until every group had
-	// committed to the end of every partition it consumes and the
+	// committed every record of every partition it consumes and the
 	// inventory's events were all on their topics.
 	elapsed  time.Duration
 	services []serviceDrain
@@ -256,8 +254,8 @@ func (e *eventTally) countTo(ctx context.Context) error {
 }
 
 // count counts one record if the inventory published it for this run.
-func (e *eventTally) count(m *sarama.ConsumerMessage) {
-	if !e.tb.ours(header(m, contracts.HeaderCorrelationID)) {
+func (e *eventTally) count(m *kafka.Message) {
+	if !e.tb.ours(m.Header(contracts.HeaderCorrelationID)) {
 		return
 	}
 	switch m.Topic {

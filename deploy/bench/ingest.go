@@ -11,9 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
-
 	"github.com/eventshop/eventshop/pkg/contracts"
+	"github.com/eventshop/eventshop/pkg/kafka"
 )
 
 // ingestResult is what the ingest benchmark measured.
@@ -191,9 +190,9 @@ func (tb *testbed) findOrders(ctx context.Context, ids []string) (map[string]str
 	}
 	found := make(map[string]string, len(ids))
 	err = tb.cluster.scan(ctx, contracts.TopicNewOrder, tb.start[contracts.TopicNewOrder], ends[contracts.TopicNewOrder], 2*time.Minute,
-		func(m *sarama.ConsumerMessage) {
+		func(m *kafka.Message) {
 			if id := string(m.Key); want[id] {
-				found[id] = header(m, contracts.HeaderCorrelationID)
+				found[id] = m.Header(contracts.HeaderCorrelationID)
 			}
 		})
 	if err != nil {

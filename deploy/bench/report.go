@@ -56,12 +56,12 @@ func (t *table) addDrain(r drainResult) {
 			topics[i] = strings.Replace(topic, s.group, "<group>", 1)
 		}
 		t.add("drain", s.name+" caught up", duration(s.caughtUp),
-			"committed to the end of "+strings.Join(topics, ", "))
+			"committed every record of "+strings.Join(topics, ", "))
 	}
 	extra := r.got.actions() - r.want.actions() + r.got.empties - r.want.empties
 	t.add("drain", "inventory events",
 		fmt.Sprintf("%s actions, %s empty", count(r.got.actions()), count(r.got.empties)),
-		fmt.Sprintf("want %s inventory-updated + %s inventory-empty actions, %s on inventory-empty-topic; %s more (at-least-once)",
+		fmt.Sprintf("want %s inventory-updated + %s inventory-empty actions, %s on inventory-empty-topic; %s more, read committed",
 			count(r.want.updated), count(r.want.refills), count(r.want.empties), count(extra)))
 }
 
