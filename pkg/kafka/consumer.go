@@ -634,16 +634,25 @@ func (h *groupHandler) settle(sess sarama.ConsumerGroupSession, claim sarama.Con
 // and is followed by a capped, jittered backoff. The member stays in the
 // group meanwhile: leaving would make the whole group rebalance on every
 // retry, and the partition would not be handled any sooner.
+//
+// A partition's transactional producer that another took the place of
+// (errFenced) ends the claim at once, and with it the session: the
+// partition most likely has another owner, and a new producer of the same
+// id would fence that one in turn. If it has not, the next session's claim
+// connects a new producer.
 func (h *groupHandler) untilDone(sess sarama.ConsumerGroupSession, fn func() error) bool {
-	err := DefaultRetryPolicy().Retry(sess.Context(), func() error {
+	_, err := DefaultRetryPolicy().retry(sess.Context(), func() error {
 		err := fn()
 		if err != nil {
 			h.owner.recordFailure(&h.owner.handlerFailures, err)
 		}
 		return err
-	}, func(attempt int, wait time.Duration, err error) {
+	}, func(err error) bool { return errors.Is(err, errFenced) }, func(attempt int, wait time.Duration, err error) {
 		h.log.Warn("handler failed, retrying", zap.Error(err), zap.Int("attempt", attempt), zap.Duration("backoff", wait))
 	})
+	if errors.Is(err, errFenced) {
+		h.log.Warn("partition given up: its transactional producer was fenced", zap.Error(err))
+	}
 	return err == nil
 }
 

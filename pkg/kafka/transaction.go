@@ -14,6 +14,11 @@ import (
 // ErrNoTransaction is returned by a claim's Out publisher outside a batch.
 var ErrNoTransaction = errors.New("kafka: publish outside a transaction")
 
+// errFenced marks the failure of a transactional producer that can no
+// longer be used: the broker fenced it (another producer took its id, or
+// its transaction outlived the timeout) or another fatal error.
+var errFenced = errors.New("kafka: transactional producer fenced")
+
 // TransactionTimeout is how long a transaction may stay open before the
 // broker aborts it, Kafka Streams' default under exactly-once. A member
 // that crashes or stalls in a transaction has it aborted as soon as the
@@ -48,7 +53,7 @@ type partitionTxns struct {
 	id  string
 	log *zap.Logger
 
-	producer sarama.AsyncProducer // replaced after an error that leaves it unusable
+	producer sarama.AsyncProducer
 
 	mu      sync.Mutex
 	open    bool               // a batch is being handled
@@ -143,10 +148,7 @@ func (t *partitionTxns) run(sess sarama.ConsumerGroupSession, gc GroupConfig, to
 	handle func() error) error {
 	started := time.Now()
 	if t.producer.TxnStatus()&sarama.ProducerTxnFlagFatalError != 0 {
-		// The last replacement failed (see abort): try again.
-		if err := t.replace(); err != nil {
-			return err
-		}
+		return fmt.Errorf("%w: %w", errFenced, t.producer.BeginTxn())
 	}
 	if err := t.producer.BeginTxn(); err != nil {
 		return fmt.Errorf("kafka: begin transaction: %w", err)
@@ -186,9 +188,8 @@ func (t *partitionTxns) run(sess sarama.ConsumerGroupSession, gc GroupConfig, to
 }
 
 // abort aborts the open transaction after err and returns err, saying
-// why. A producer that cannot abort (the broker fenced it: it stalled past
-// the transaction timeout, or the partition's next owner took its id) is
-// replaced by a new one.
+// why. A producer that cannot abort (the broker fenced it) is left as it
+// is: the error wraps errFenced, and the claim ends.
 func (t *partitionTxns) abort(err error) error {
 	if errors.Is(err, sarama.ErrIllegalGeneration) || errors.Is(err, sarama.ErrUnknownMemberId) ||
 		errors.Is(err, sarama.ErrFencedInstancedId) {
@@ -201,22 +202,7 @@ func (t *partitionTxns) abort(err error) error {
 		}
 		err = errors.Join(err, fmt.Errorf("abort: %w", aerr))
 	}
-	t.log.Warn("transactional producer fenced or failed; replacing it", zap.Error(err))
-	if rerr := t.replace(); rerr != nil {
-		// Keep the failed producer: the next batch tries again.
-		return errors.Join(fmt.Errorf("kafka: transaction failed: %w", err), rerr)
-	}
-	return fmt.Errorf("kafka: transaction failed, producer replaced: %w", err)
-}
-
-func (t *partitionTxns) replace() error {
-	p, err := t.connect()
-	if err != nil {
-		return err
-	}
-	_ = t.producer.Close()
-	t.producer = p
-	return nil
+	return fmt.Errorf("%w: %w", errFenced, err)
 }
 
 // close aborts a transaction left open and disconnects.
