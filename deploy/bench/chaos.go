@@ -31,9 +31,10 @@ const (
 	chaosPoison   = "poison"
 	chaosRetry    = "retry"
 	chaosShutdown = "shutdown"
+	chaosPause    = "pause"
 )
 
-var chaosScenarios = []string{chaosCrash, chaosOutage, chaosPoison, chaosRetry, chaosShutdown}
+var chaosScenarios = []string{chaosCrash, chaosPause, chaosOutage, chaosPoison, chaosRetry, chaosShutdown}
 
 // chaosOptions are `bench chaos`'s settings.
 type chaosOptions struct {
@@ -235,6 +236,7 @@ var scenarioFuncs = map[string]func(context.Context, *chaosRun) (outcome, error)
 	chaosPoison:   runPoison,
 	chaosRetry:    runRetry,
 	chaosShutdown: runShutdown,
+	chaosPause:    runPause,
 }
 
 func (r *chaosRun) runScenarios(ctx context.Context) ([]outcome, error) {

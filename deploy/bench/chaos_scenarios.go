@@ -107,6 +107,42 @@ func runCrash(ctx context.Context, r *chaosRun) (o outcome, err error) {
 	return o, err
 }
 
+// pauseFor is how long the pause scenario stops a service: past its
+// consumer group's session timeout (10 s), after which the group goes on
+// without it.
+const pauseFor = 14 * time.Second
+
+// runPause stops each consumer service in turn with SIGSTOP for longer
+// than its session timeout while orders flow, and lets it go on. The
+// inventory comes back in the middle of its transactions, fenced: nothing
+// it wrote then may be read committed. Nothing may be lost, and nothing
+// duplicated.
+func runPause(ctx context.Context, r *chaosRun) (o outcome, err error) {
+	s, stop, err := r.scenario(ctx, "pause")
+	if err != nil {
+		return o, err
+	}
+	defer func() { err = errors.Join(err, stop()) }()
+
+	start := time.Now()
+	ids, err := r.inTurn(ctx, newOrderClient(s), consumers, func(name string, at time.Duration) error {
+		if err := s.pause(name, pauseFor); err != nil {
+			return err
+		}
+		o.note("%s paused (SIGSTOP) %s in for %s", name, duration(at), duration(pauseFor))
+		return nil
+	})
+	if err != nil {
+		return o, err
+	}
+	err = r.finish(ctx, s, &o, ids)
+	o.elapsed = time.Since(start)
+	if o.duplicated > 0 {
+		o.fail("%d records handled again or published twice after a pause", o.duplicated)
+	}
+	return o, err
+}
+
 // inTurn places the run's orders and, while they flow, disturbs each of
 // services in turn, at even intervals (at is how long after the start); it
 // returns the orders accepted once all are placed.

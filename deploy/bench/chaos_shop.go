@@ -73,6 +73,20 @@ func (s *shop) kill(name string) error {
 	return nil
 }
 
+// pause stops the named service with SIGSTOP for d and lets it go on with
+// SIGCONT, as a long GC pause, a stopped VM or a network partition does.
+func (s *shop) pause(name string, d time.Duration) error {
+	p := s.svc[name]
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("stop %s: %w", name, err)
+	}
+	time.Sleep(d)
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		return fmt.Errorf("continue %s: %w", name, err)
+	}
+	return nil
+}
+
 // terminate sends the named service SIGTERM and waits for it to exit,
 // returning how long that took and an error unless it exited with status 0
 // within grace.
