@@ -78,7 +78,11 @@ func TestCheckRecord(t *testing.T) {
 		{"reservations", "g-reservations", "P", nil,
 			`{"productId":"P","lines":[{"orderId":"O","line":0,"quantity":3,"orderPartition":2,"orderOffset":41,"correlationId":"c"}]}`, ""},
 		{"reservations without lines", "g-reservations", "P", nil, `{"productId":"P","lines":[]}`, "lines"},
-		{"stock", "g-stock-changelog", "P", nil, `{"stock":106,"lines":1,"refills":0,"applied":{"2":{"offset":41,"line":0}}}`, ""},
+		{"stock", "g-stock-changelog", "P", nil, `{"stock":106,"lines":1,"refills":0}`, ""},
+		{"applied orders", "g-applied-orders-changelog", "", nil,
+			`{"lines":[{"orderId":"O","productId":"P","orderPartition":2,"orderOffset":41,"line":0,"at":1765152000000}]}`, ""},
+		{"applied orders without a product", "g-applied-orders-changelog", "", nil,
+			`{"lines":[{"orderId":"O","orderPartition":2,"orderOffset":41,"line":0,"at":1765152000000}]}`, "productId"},
 		{"an undocumented topic", "orders", "O-1", nil, order, "not in asyncapi.yaml"},
 	}
 	for _, tt := range tests {
