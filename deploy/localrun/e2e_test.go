@@ -279,7 +279,7 @@ func TestShopEndToEnd(t *testing.T) {
 	}
 	for _, topic := range []string{
 		contracts.TopicNewOrder, contracts.TopicInventoryEmpty, contracts.TopicNewLoggingAction, kafka.DefaultDeadLetterTopic,
-		inventoryGroup + "-reservations", inventoryGroup + "-stock-changelog", inventoryGroup + "-order-ids-changelog",
+		inventoryGroup + "-reservations", inventoryGroup + "-stock-changelog", inventoryGroup + "-applied-orders-changelog",
 	} {
 		checked := 0
 		for _, m := range kafkatest.ReadToEnd(t, kc, topic, func(*kafka.Message) bool { return true }, 60*time.Second) {
