@@ -87,7 +87,7 @@ an hour). The Topic Operator would undo any other value the service sets.
   config:
     cleanup.policy: compact
     segment.ms: "600000"
-- name: {{ $group }}-order-ids-changelog
+- name: {{ $group }}-applied-orders-changelog
   config:
     cleanup.policy: delete
     retention.ms: "7200000"
@@ -112,7 +112,7 @@ the chart sets from another value, or one its KafkaTopics follow.
   "CONSUMER_GROUP" (printf $from "the service's consumerGroup")
   "GOMEMLIMIT" (printf $from "the service's goMemLimit")
   "DEAD_LETTER_TOPIC" "the KafkaTopics and every service name it dead-letter-topic"
-  "ORDER_ID_WINDOW" "the order ids changelog's KafkaTopic keeps ids for the default window, 1h, plus an hour"
+  "ORDER_ID_WINDOW" "the applied-orders changelog's KafkaTopic keeps orders for the default window, 1h, plus an hour"
 -}}
 {{- range $name, $svc := .Values.services -}}
 {{- range $key, $_ := $svc.env -}}
