@@ -38,25 +38,33 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * What deploy/anchor/compare.sh drives, on a fresh broker:
  *
  * <pre>
- * Harness prepare BOOTSTRAP ORDERS [cold]
+ * Harness prepare BOOTSTRAP ORDERS WORKLOAD [cold]
  *     create new-order-topic, new-logging-action-topic and inventory-empty-topic (6 partitions
- *     each) and write ORDERS copies of the tutorial's sample order (unique orderIds, key orderId)
- *     to new-order-topic. Unless cold, also make the broker create its own internal topics,
- *     __consumer_offsets and __transaction_state (50 partitions each), which a fresh broker
- *     creates on their first use: a cluster's one-time cost, which no app under test should pay.
- * Harness watch --bootstrap B --group G --orders N --input TOPIC [--input TOPIC ...]
- *               [--timeout SECONDS] [--log FILE] [--pid-file FILE] -- COMMAND [ARGS...]
+ *     each) and write the first ORDERS orders of WORKLOAD (see Workload; unique orderIds, key
+ *     and correlation-id header orderId) to new-order-topic; ORDERS may be 0. Unless cold, also
+ *     make the broker create its own internal topics, __consumer_offsets and
+ *     __transaction_state (50 partitions each), which a fresh broker creates on their first use:
+ *     a cluster's one-time cost, which no app under test should pay.
+ * Harness watch --bootstrap B --group G --workload W --orders N [--rate R] --input TOPIC
+ *               [--input TOPIC ...] [--timeout SECONDS] [--log FILE] [--pid-file FILE]
+ *               -- COMMAND [ARGS...]
  *     start COMMAND (the inventory under test), and report the time from its start until
- *     (1) every event the rule derives from N sample orders is on its topic, counted with
- *     read_committed, and (2) group G has committed to the end of every partition of every
- *     --input topic. Then stop COMMAND (SIGTERM, SIGKILL after 20 s), read the output topics to
- *     their ends and say whether every event came exactly once.
+ *     (1) every event the rule derives from the orders is on its topic, counted with
+ *     read_committed, and (2) group G has committed every record of every --input topic.
+ *     Without --rate, the orders are the N that prepare wrote, waiting when COMMAND starts (a
+ *     backlog). With --rate R, prepare wrote none: watch writes WARM_UP orders once COMMAND
+ *     has started and waits for their events, then writes N more at R a second, and measures
+ *     for each how long its events take to be read. Then stop COMMAND (SIGTERM, SIGKILL after
+ *     20 s), read the output topics to their ends and say whether every event came exactly once.
  * </pre>
  *
  * watch's last stdout line: {@code RESULT seconds=S first=S events=S committed=S updated=U
- * refills=R empties=E exact=true|false}: first is when the first event was read, events and
- * committed when each condition became true (all from COMMAND's start); the counts are the
- * events on the topics once COMMAND has stopped, and exact says they are what the rule wants.
+ * refills=R empties=E exact=true|false} and, with --rate, {@code empty_p50=MS empty_p99=MS
+ * updated_p50=MS updated_p99=MS}: first is when the first event was read, events and committed
+ * when each condition became true (all from COMMAND's start); the counts are the events on the
+ * topics once COMMAND has stopped, and exact says they are what the rule wants. The latencies
+ * run from sending an order to reading its refill notices (empty) and the last of its
+ * inventory-updated actions (updated).
  */
 public final class Harness {
   static final int PARTITIONS = 6;
@@ -75,10 +83,10 @@ public final class Harness {
     List<String> rest = List.of(args).subList(1, args.length);
     switch (args[0]) {
       case "prepare" -> {
-        if (rest.size() < 2 || rest.size() > 3 || (rest.size() == 3 && !rest.get(2).equals("cold"))) {
+        if (rest.size() < 3 || rest.size() > 4 || (rest.size() == 4 && !rest.get(3).equals("cold"))) {
           usage();
         }
-        prepare(rest.get(0), Integer.parseInt(rest.get(1)), rest.size() == 2);
+        prepare(rest.get(0), Integer.parseInt(rest.get(1)), Workload.of(rest.get(2)), rest.size() == 3);
       }
       case "watch" -> System.exit(watch(rest));
       default -> usage();
@@ -86,8 +94,8 @@ public final class Harness {
   }
 
   static void usage() {
-    System.err.println("usage: Harness prepare BOOTSTRAP ORDERS [cold]\n"
-        + "       Harness watch --bootstrap B --group G --orders N --input TOPIC... "
+    System.err.println("usage: Harness prepare BOOTSTRAP ORDERS WORKLOAD [cold]\n"
+        + "       Harness watch --bootstrap B --group G --workload W --orders N [--rate R] --input TOPIC... "
         + "[--timeout S] [--log FILE] [--pid-file FILE] -- COMMAND [ARGS...]");
     System.exit(2);
   }
@@ -105,42 +113,92 @@ public final class Harness {
     }
   }
 
-  /** The sample order's lines: product, quantity. */
-  static final String[] PRODUCTS = {"PRODUCT-123", "PRODUCT-321"};
-  static final int[] QUANTITIES = {3, 1};
+  static final int INITIAL = InventoryStreams.INITIAL_STOCK;
 
   /**
-   * Applies n sample orders in turn to a fresh stock, as the tutorial's rule says (109 items,
-   * refilled to 109 at or below 100), and counts the events. Every order is alike, so the
-   * counts do not depend on the order in which the inventory applies them.
+   * The orders an app is given. {@code sample}: the tutorial's sample order, PRODUCT-123 x3 and
+   * PRODUCT-321 x1, again and again. {@code catalog}: 1,000 products, PRODUCT-0000 to
+   * PRODUCT-0999, and orders of one to three of them, drawn at random (the same for every run);
+   * product k is always ordered 1 + k % 3 items. Every product's lines take the same quantity,
+   * so the events the rule derives do not depend on the order the lines are applied in.
    */
-  static Events expect(int n) {
-    Map<String, Integer> stock = new HashMap<>();
-    long updated = 0;
-    long refills = 0;
-    for (int i = 0; i < n; i++) {
-      for (int l = 0; l < PRODUCTS.length; l++) {
-        int left = stock.getOrDefault(PRODUCTS[l], 109) - QUANTITIES[l];
-        updated++;
-        if (left <= 100) {
-          refills++;
-          left = 109;
-        }
-        stock.put(PRODUCTS[l], left);
+  record Workload(String name) {
+    static Workload of(String name) {
+      if (!name.equals("sample") && !name.equals("catalog")) {
+        throw new IllegalArgumentException("workload " + name + ": want sample or catalog");
       }
+      return new Workload(name);
     }
-    return new Events(updated, refills, refills);
+
+    /** The lines of order i: product, quantity. */
+    List<Map.Entry<String, Integer>> lines(int i) {
+      if (name.equals("sample")) {
+        return List.of(Map.entry("PRODUCT-123", 3), Map.entry("PRODUCT-321", 1));
+      }
+      java.util.SplittableRandom rng = new java.util.SplittableRandom(0x5eedL + i);
+      int n = 1 + rng.nextInt(3);
+      List<Map.Entry<String, Integer>> out = new ArrayList<>(n);
+      java.util.Set<Integer> taken = new java.util.HashSet<>();
+      while (out.size() < n) {
+        int k = rng.nextInt(1000);
+        if (taken.add(k)) {
+          out.add(Map.entry(String.format(Locale.ROOT, "PRODUCT-%04d", k), 1 + k % 3));
+        }
+      }
+      return out;
+    }
+
+    static String orderId(int i) {
+      return String.format(Locale.ROOT, "ORDER-%07d", i);
+    }
+
+    String body(int i) {
+      StringBuilder b = new StringBuilder("{\"orderId\":\"").append(orderId(i))
+          .append("\",\"customerId\":\"CUSTOMER-123\",\"products\":[");
+      List<Map.Entry<String, Integer>> lines = lines(i);
+      for (int l = 0; l < lines.size(); l++) {
+        if (l > 0) {
+          b.append(',');
+        }
+        b.append("{\"productId\":\"").append(lines.get(l).getKey()).append("\",\"quantity\":")
+            .append(lines.get(l).getValue()).append(",\"totalPrice\":80}");
+      }
+      return b.append("]}").toString();
+    }
+
+    /**
+     * Applies orders 0 to n-1 to a fresh stock, as the tutorial's rule says (109 items,
+     * refilled to 109 at or below 100), and counts the events.
+     */
+    Events expect(int n) {
+      Map<String, Integer> stock = new HashMap<>();
+      long updated = 0;
+      long refills = 0;
+      for (int i = 0; i < n; i++) {
+        for (Map.Entry<String, Integer> line : lines(i)) {
+          int left = stock.getOrDefault(line.getKey(), INITIAL) - line.getValue();
+          updated++;
+          if (left <= InventoryStreams.REFILL_THRESHOLD) {
+            refills++;
+            left = InventoryStreams.REFILL_LEVEL;
+          }
+          stock.put(line.getKey(), left);
+        }
+      }
+      return new Events(updated, refills, refills);
+    }
   }
 
-  static String sampleOrder(String orderId) {
-    return "{\"orderId\":\"" + orderId + "\",\"customerId\":\"CUSTOMER-123\",\"products\":["
-        + "{\"productId\":\"PRODUCT-123\",\"quantity\":3,\"totalPrice\":80},"
-        + "{\"productId\":\"PRODUCT-321\",\"quantity\":1,\"totalPrice\":233}]}";
+  static ProducerRecord<String, String> order(Workload w, int i) {
+    String id = Workload.orderId(i);
+    ProducerRecord<String, String> r = new ProducerRecord<>(ORDERS, id, w.body(i));
+    r.headers().add("correlation-id", id.getBytes(StandardCharsets.UTF_8));
+    return r;
   }
 
   // ------------------------------------------------------------------ prepare
 
-  static void prepare(String bootstrap, int orders, boolean warm) throws Exception {
+  static void prepare(String bootstrap, int orders, Workload workload, boolean warm) throws Exception {
     try (Admin admin = admin(bootstrap)) {
       List<NewTopic> topics = new ArrayList<>();
       for (String t : List.of(ORDERS, LOGGING, INVENTORY_EMPTY)) {
@@ -158,32 +216,23 @@ public final class Harness {
         warmUp(admin, bootstrap);
       }
     }
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-    p.put(ProducerConfig.ACKS_CONFIG, "all");
-    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-    p.put(ProducerConfig.LINGER_MS_CONFIG, 10);
-    p.put(ProducerConfig.BATCH_SIZE_CONFIG, 128 * 1024);
-    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000);
-    // One request at a time (each holds a batch for every partition): a retried batch can
-    // never be overtaken by the next one.
-    p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
-    AtomicReference<Exception> failed = new AtomicReference<>();
+    if (orders == 0) {
+      return;
+    }
     long start = System.nanoTime();
-    try (KafkaProducer<String, String> producer =
-        new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+    try (KafkaProducer<String, String> producer = orderProducer(bootstrap)) {
+      AtomicReference<Exception> failed = new AtomicReference<>();
       for (int i = 0; i < orders && failed.get() == null; i++) {
-        String id = String.format(Locale.ROOT, "ORDER-%06d", i);
-        producer.send(new ProducerRecord<>(ORDERS, id, sampleOrder(id)), (md, e) -> {
+        producer.send(order(workload, i), (md, e) -> {
           if (e != null) {
             failed.compareAndSet(null, e);
           }
         });
       }
       producer.flush();
-    }
-    if (failed.get() != null) {
-      throw failed.get();
+      if (failed.get() != null) {
+        throw failed.get();
+      }
     }
     long written;
     try (Admin admin = admin(bootstrap)) {
@@ -192,7 +241,21 @@ public final class Harness {
     if (written != orders) {
       throw new IllegalStateException(ORDERS + " holds " + written + " records, want " + orders);
     }
-    log("wrote %d sample orders to %s in %.2f s", orders, ORDERS, (System.nanoTime() - start) / 1e9);
+    log("wrote %d %s orders to %s in %.2f s", orders, workload.name(), ORDERS, (System.nanoTime() - start) / 1e9);
+  }
+
+  static KafkaProducer<String, String> orderProducer(String bootstrap) {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+    p.put(ProducerConfig.LINGER_MS_CONFIG, 1);
+    p.put(ProducerConfig.BATCH_SIZE_CONFIG, 128 * 1024);
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 120_000);
+    // One request at a time (each holds a batch for every partition): a retried batch can
+    // never be overtaken by the next one.
+    p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1);
+    return new KafkaProducer<>(p, new StringSerializer(), new StringSerializer());
   }
 
   /**
@@ -257,6 +320,8 @@ public final class Harness {
     String logFile = null;
     String pidFile = null;
     int orders = -1;
+    int rate = 0;
+    Workload workload = null;
     double timeout = 300;
     List<String> inputs = new ArrayList<>();
     List<String> command = new ArrayList<>();
@@ -274,6 +339,8 @@ public final class Harness {
         case "--bootstrap" -> bootstrap = v;
         case "--group" -> group = v;
         case "--orders" -> orders = Integer.parseInt(v);
+        case "--rate" -> rate = Integer.parseInt(v);
+        case "--workload" -> workload = Workload.of(v);
         case "--input" -> inputs.add(v);
         case "--timeout" -> timeout = Double.parseDouble(v);
         case "--log" -> logFile = v;
@@ -281,11 +348,14 @@ public final class Harness {
         default -> usage();
       }
     }
-    if (bootstrap == null || group == null || orders < 1 || inputs.isEmpty() || command.isEmpty()) {
+    if (bootstrap == null || group == null || workload == null || orders < 1 || rate < 0 || inputs.isEmpty()
+        || command.isEmpty()) {
       usage();
     }
-    Events want = expect(orders);
-    log("want %s for %d orders; group %s must commit to the end of %s", want, orders, group, inputs);
+    int total = rate > 0 ? WARM_UP + orders : orders;
+    Events want = workload.expect(total);
+    log("want %s for %d %s orders; group %s must commit every record of %s", want, total, workload.name(), group,
+        inputs);
 
     try (Admin admin = admin(bootstrap); KafkaConsumer<String, String> events = eventReader(bootstrap)) {
       // Everything the harness needs is connected before the clock starts.
@@ -298,7 +368,8 @@ public final class Harness {
       events.assign(outputs);
       events.seekToBeginning(outputs);
       events.poll(Duration.ZERO);
-      Tally tally = new Tally();
+      Latencies latencies = new Latencies();
+      Tally tally = new Tally(latencies);
       Progress progress = new Progress(admin, group, inputs);
       progress.check();
 
@@ -314,6 +385,16 @@ public final class Harness {
       }
       log("started %s (pid %d)", String.join(" ", command), proc.pid());
 
+      // Paced: the warm-up orders at once, and the rest at the rate once their events are out.
+      Pacer pacer = null;
+      Events warmedUp = workload.expect(WARM_UP);
+      if (rate > 0) {
+        try (KafkaProducer<String, String> producer = orderProducer(bootstrap)) {
+          for (int i = 0; i < WARM_UP; i++) {
+            producer.send(order(workload, i));
+          }
+        }
+      }
       long firstAt = 0;
       long eventsAt = 0;
       long committedAt = 0;
@@ -326,11 +407,16 @@ public final class Harness {
           return 1;
         }
         for (ConsumerRecord<String, String> r : events.poll(POLL)) {
-          tally.count(r);
+          tally.count(r, System.nanoTime());
         }
         long now = System.nanoTime();
         if (firstAt == 0 && tally.any()) {
           firstAt = now;
+        }
+        if (rate > 0 && pacer == null && tally.events().covers(warmedUp)) {
+          log("%.1f s: the warm-up's events are out; %d orders at %d a second", (now - t0) / 1e9, orders, rate);
+          pacer = new Pacer(bootstrap, workload, WARM_UP, orders, rate, latencies);
+          pacer.start();
         }
         boolean eventsDone = tally.events().covers(want);
         if (eventsDone && eventsAt == 0) {
@@ -343,9 +429,18 @@ public final class Harness {
         } else if (committedAt == 0) {
           committedAt = now;
         }
+        if (pacer != null && pacer.failed.get() != null) {
+          log("error: writing the paced orders failed: %s", pacer.failed.get());
+          stop(proc);
+          Runtime.getRuntime().removeShutdownHook(stopper);
+          return 1;
+        }
         if (eventsDone && committed) {
           double seconds = (now - t0) / 1e9;
           log("done after %.2f s", seconds);
+          if (pacer != null) {
+            pacer.join();
+          }
           stop(proc);
           Runtime.getRuntime().removeShutdownHook(stopper);
           boolean complete = drain(events, outputs, tally);
@@ -356,9 +451,9 @@ public final class Harness {
                 complete ? "" : " (could not read the topics to their ends)");
           }
           System.out.printf(Locale.ROOT,
-              "RESULT seconds=%.3f first=%.3f events=%.3f committed=%.3f updated=%d refills=%d empties=%d exact=%b%n",
+              "RESULT seconds=%.3f first=%.3f events=%.3f committed=%.3f updated=%d refills=%d empties=%d exact=%b%s%n",
               seconds, (firstAt - t0) / 1e9, (eventsAt - t0) / 1e9, (committedAt - t0) / 1e9, got.updated, got.refills,
-              got.empties, exact);
+              got.empties, exact, rate > 0 ? " " + latencies.describe() : "");
           return 0;
         }
         if (now > deadline) {
@@ -410,19 +505,117 @@ public final class Harness {
         return true;
       }
       for (ConsumerRecord<String, String> r : events.poll(POLL)) {
-        tally.count(r);
+        tally.count(r, System.nanoTime());
       }
     }
     return false;
   }
 
+  /** The orders watch writes before the paced ones, so that the app has started in earnest. */
+  static final int WARM_UP = 100;
+
+  /** Writes orders first..first+n-1 at rate a second, noting when each was sent. */
+  static final class Pacer extends Thread {
+    final String bootstrap;
+    final Workload workload;
+    final int first;
+    final int n;
+    final int rate;
+    final Latencies latencies;
+    final AtomicReference<Exception> failed = new AtomicReference<>();
+
+    Pacer(String bootstrap, Workload workload, int first, int n, int rate, Latencies latencies) {
+      super("pacer");
+      this.bootstrap = bootstrap;
+      this.workload = workload;
+      this.first = first;
+      this.n = n;
+      this.rate = rate;
+      this.latencies = latencies;
+    }
+
+    @Override
+    public void run() {
+      try (KafkaProducer<String, String> producer = orderProducer(bootstrap)) {
+        long start = System.nanoTime();
+        for (int k = 0; k < n && failed.get() == null; k++) {
+          long due = start + (long) (k * 1e9 / rate);
+          long wait = due - System.nanoTime();
+          if (wait > 0) {
+            TimeUnit.NANOSECONDS.sleep(wait);
+          }
+          int i = first + k;
+          latencies.sent(Workload.orderId(i), workload.lines(i).size(), System.nanoTime());
+          producer.send(order(workload, i), (md, e) -> {
+            if (e != null) {
+              failed.compareAndSet(null, e);
+            }
+          });
+        }
+        producer.flush();
+      } catch (Exception e) {
+        failed.compareAndSet(null, e);
+      }
+    }
+  }
+
+  /** When each paced order was sent, and how long its events took to be read. */
+  static final class Latencies {
+    final Map<String, Long> sent = new java.util.concurrent.ConcurrentHashMap<>();
+    final Map<String, Integer> linesLeft = new java.util.concurrent.ConcurrentHashMap<>();
+    final List<Long> empty = new ArrayList<>();
+    final List<Long> updated = new ArrayList<>();
+
+    void sent(String orderId, int lines, long at) {
+      linesLeft.put(orderId, lines);
+      sent.put(orderId, at);
+    }
+
+    /** Notes an event read at now, by the correlation-id it carries on from its order. */
+    void read(ConsumerRecord<String, String> r, long now) {
+      org.apache.kafka.common.header.Header h = r.headers().lastHeader("correlation-id");
+      if (h == null) {
+        return;
+      }
+      String id = new String(h.value(), StandardCharsets.UTF_8);
+      Long at = sent.get(id);
+      if (at == null) {
+        return;
+      }
+      if (r.topic().equals(INVENTORY_EMPTY)) {
+        empty.add(now - at);
+      } else if (InventoryStreams.ACTION_UPDATED.equals(r.value()) && linesLeft.merge(id, -1, Integer::sum) == 0) {
+        updated.add(now - at);
+      }
+    }
+
+    String describe() {
+      return String.format(Locale.ROOT, "empty_p50=%.1f empty_p99=%.1f updated_p50=%.1f updated_p99=%.1f orders=%d",
+          ms(empty, 0.50), ms(empty, 0.99), ms(updated, 0.50), ms(updated, 0.99), updated.size());
+    }
+
+    static double ms(List<Long> nanos, double q) {
+      if (nanos.isEmpty()) {
+        return -1;
+      }
+      List<Long> sorted = new ArrayList<>(nanos);
+      sorted.sort(null);
+      return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(q * sorted.size()) - 1)) / 1e6;
+    }
+  }
+
   /** Counts the inventory's events on the output topics. */
   static final class Tally {
+    final Latencies latencies;
     long updated;
     long refills;
     long empties;
 
-    void count(ConsumerRecord<String, String> r) {
+    Tally(Latencies latencies) {
+      this.latencies = latencies;
+    }
+
+    void count(ConsumerRecord<String, String> r, long now) {
       String v = r.value();
       if (r.topic().equals(INVENTORY_EMPTY)) {
         if (v != null && v.startsWith("{\"productId\"")) {
@@ -433,6 +626,7 @@ public final class Harness {
       } else if (InventoryStreams.ACTION_EMPTY.equals(v)) {
         refills++;
       }
+      latencies.read(r, now);
     }
 
     Events events() {
