@@ -527,16 +527,17 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 	}
 	raw := make([]*sarama.ConsumerMessage, 0, h.owner.cfg.MaxBatch)
 	batch := make([]*Message, 0, h.owner.cfg.MaxBatch)
-	// next is the offset after the last record handled, -1 before one.
-	next := int64(-1)
+	// next is the offset after the last record handled: at first the
+	// offset the claim starts from, -1 when it is not known yet.
+	next := max(-1, claim.InitialOffset())
 	idle := time.NewTimer(settleAfter)
 	defer idle.Stop()
 	for {
 		var open, idled bool
 		raw, open, idled = nextBatch(sess.Context().Done(), claim.Messages(), idle.C, raw[:0])
 		if idled {
-			if h.settle(sess, claim, txns, next, handled) {
-				next = claim.HighWaterMarkOffset()
+			if end, ok := h.settle(sess, claim, txns, next, handled); ok {
+				next = end
 				metrics.handled(0, next)
 			}
 			idle.Reset(settleAfter)
@@ -556,9 +557,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 						return err
 					}
 				}
-				next := batch[len(batch)-1].Offset + 1
+				after := batch[len(batch)-1].Offset + 1
 				if err := metrics.attempt(len(batch), func() error {
-					return h.handle(sess, claim, txns, next, func() error { return handle(ctx, batch) })
+					return h.handle(sess, claim, txns, after, func() error { return handle(ctx, batch) })
 				}); err != nil {
 					handle = nil
 					return fmt.Errorf("handle %s@%d-%d: %w", key, batch[0].Offset, batch[len(batch)-1].Offset, err)
@@ -605,28 +606,31 @@ const settleAfter = 200 * time.Millisecond
 
 // settle commits the partition's offset past what follows its last
 // handled record, next, when that is only transaction markers and aborted
-// records up to the high watermark, and reports whether it did. A
-// read-committed consumer is never given those, so its offset would stay
-// short of the end, and its lag read one for ever. It asks the broker with
-// a fetch of its own before it commits: only what holds no committed
-// record is passed.
+// records up to the high watermark, and returns the offset it committed,
+// or false. A read-committed consumer is never given those, so its offset
+// would stay short of the end, and its lag read one for ever. It asks the
+// broker with a fetch of its own before it commits: only what holds no
+// committed record is passed.
 func (h *groupHandler) settle(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, txns *partitionTxns,
-	next int64, handled *atomic.Int64) bool {
+	next int64, handled *atomic.Int64) (int64, bool) {
 	end := claim.HighWaterMarkOffset()
 	if next < 0 || end <= next {
-		return false
+		return 0, false
 	}
 	n, settled, err := committedBetween(h.owner.client, claim.Topic(), claim.Partition(), next, end)
 	if err != nil || !settled || n > 0 {
-		return false // records on their way, or a transaction open: later
+		return 0, false // records on their way, or a transaction open: later
 	}
 	if txns != nil {
 		// A transaction of offsets alone, so that no commit of the
 		// group's goes outside its transactions.
-		return txns.run(sess, h.owner.cfg, claim.Topic(), claim.Partition(), end, func() error { return nil }) == nil
+		if err := txns.run(sess, h.owner.cfg, claim.Topic(), claim.Partition(), end, func() error { return nil }); err != nil {
+			return 0, false
+		}
+		return end, true
 	}
 	handled.Store(end)
-	return true
+	return end, true
 }
 
 // untilDone calls fn until it returns nil, and reports true then; it

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -238,8 +239,20 @@ func TestOffsetsAreCommittedPastTransactionMarkers(t *testing.T) {
 			if transactional {
 				gc.TransactionalID = kafkatest.Name(t, "txn")
 			}
-			startBatchConsumer(t, cfg, gc, open)
+			stop := startBatchConsumer(t, cfg, gc, open)
 			// 4 records, 2 aborted ones and 4 markers.
+			waitCommitted(t, cfg, gc.Group, in, 10)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			// Started again from offset 7, before the last transaction's
+			// aborted records and marker, it commits the end too.
+			admin := newAdmin(t, cfg)
+			if _, err := admin.AlterConsumerGroupOffsets(gc.Group, map[string]map[int32]sarama.OffsetAndMetadata{
+				in: {0: {Offset: 7, LeaderEpoch: -1}}}, nil); err != nil {
+				t.Fatal(err)
+			}
+			startBatchConsumer(t, cfg, gc, open)
 			waitCommitted(t, cfg, gc.Group, in, 10)
 			mu.Lock()
 			defer mu.Unlock()
