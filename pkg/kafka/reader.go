@@ -80,7 +80,7 @@ func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
 	}
 	partitions := make([]int32, n)
 	for i := range partitions {
-		partitions[i] = int32(i) //nolint:gosec // a partition count fits an int32
+		partitions[i] = int32(i)
 	}
 	ask := func() (*sarama.OffsetFetchResponse, error) {
 		coordinator, err := r.client.Coordinator(group)

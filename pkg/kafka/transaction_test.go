@@ -223,11 +223,11 @@ func TestOffsetsAreCommittedPastTransactionMarkers(t *testing.T) {
 			var mu sync.Mutex
 			var got []string
 			var out kafka.Publisher
-			open := func(ctx context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
+			open := func(_ context.Context, c kafka.Claim) (kafka.BatchHandler, error) {
 				mu.Lock()
 				out = c.Out
 				mu.Unlock()
-				return func(ctx context.Context, msgs []*kafka.Message) error {
+				return func(_ context.Context, msgs []*kafka.Message) error {
 					mu.Lock()
 					for _, m := range msgs {
 						got = append(got, string(m.Value))

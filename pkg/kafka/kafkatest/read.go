@@ -72,7 +72,7 @@ func ReadToEnd(tb testing.TB, cfg kafka.Config, topic string, match func(*kafka.
 	)
 	for p := range n {
 		wg.Go(func() {
-			_, errs[p] = r.ReadPartition(ctx, topic, int32(p), func(m *kafka.Message) error {
+			_, errs[p] = r.ReadPartition(ctx, topic, int32(p), func(m *kafka.Message) error { //nolint:gosec // a partition count fits an int32
 				if match(m) {
 					mu.Lock()
 					got = append(got, m)
