@@ -252,6 +252,9 @@ func NewBatchConsumer(cfg Config, gc GroupConfig, open OpenFunc, log *zap.Logger
 	// the partition's channel, and a smaller one keeps a service that reads
 	// a dozen partitions in tens of megabytes without slowing it down.
 	sc.Consumer.Fetch.Default = 256 << 10
+	// A partition's channel holds up to a batch, so that a batch is what
+	// has arrived, not what a channel of sarama's default 256 could hold.
+	sc.ChannelBufferSize = gc.MaxBatch
 	// Read only committed data: harmless without transactions, and correct the
 	// day a producer in the system uses them.
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted

@@ -86,12 +86,15 @@ func (t *partitionTxns) connect() (sarama.AsyncProducer, error) {
 	sc.Producer.Return.Errors = true
 	sc.Producer.Retry.Max = 10
 	sc.Producer.Retry.Backoff = 200 * time.Millisecond
+	// Hold sends for a millisecond, so that what a handler publishes at
+	// once goes in one produce request, after one AddPartitionsToTxn.
+	sc.Producer.Flush.Frequency = time.Millisecond
 	sc.Producer.Transaction.ID = t.id
 	sc.Producer.Transaction.Timeout = TransactionTimeout
 	// A new transaction's AddPartitionsToTxn meets CONCURRENT_TRANSACTIONS
 	// while the broker still writes the last one's markers: ask again soon.
-	sc.Producer.Transaction.Retry.Backoff = 20 * time.Millisecond
-	sc.Producer.Transaction.Retry.Max = 250
+	sc.Producer.Transaction.Retry.Backoff = 5 * time.Millisecond
+	sc.Producer.Transaction.Retry.Max = 1000
 	sc.Net.MaxOpenRequests = 1
 	p, err := sarama.NewAsyncProducer(t.cfg.Brokers, sc)
 	if err != nil {
