@@ -38,9 +38,12 @@ type Producer struct {
 	inFlight sync.WaitGroup
 }
 
-// NewProducer connects to the cluster described by cfg.
-func NewProducer(cfg Config) (*Producer, error) {
-	sc, err := cfg.sarama()
+// producerConfig is the sarama configuration of every producer of the
+// package, transactional or not: idempotent, acks from all in-sync
+// replicas, the Java client's partitioning, and sends held for a
+// millisecond, so that what is published at once goes in one request.
+func (c Config) producerConfig() (*sarama.Config, error) {
+	sc, err := c.sarama()
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +51,6 @@ func NewProducer(cfg Config) (*Producer, error) {
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Partitioner = newPartitioner
 	sc.Producer.MaxMessageBytes = maxRecordBytes
-	sc.Producer.Return.Successes = true // required by SyncProducer
 	sc.Producer.Return.Errors = true
 	sc.Producer.Retry.Max = 10
 	sc.Producer.Retry.Backoff = 200 * time.Millisecond
@@ -56,6 +58,29 @@ func NewProducer(cfg Config) (*Producer, error) {
 	// retried batch can never overtake the one after it.
 	sc.Net.MaxOpenRequests = 1
 	sc.Producer.Flush.Frequency = time.Millisecond
+	return sc, nil
+}
+
+// checkSizes refuses records holding one larger than a producer sends, all
+// of them, before any is sent: alone, it would fail while the rest are
+// written.
+func checkSizes(records []Record, metrics *Metrics) error {
+	for _, r := range records {
+		if n := r.size(); n > maxRecordBytes {
+			metrics.refused(records)
+			return fmt.Errorf("%w: a record for %s takes %d bytes, at most %d fit", ErrRecordTooLarge, r.Topic, n, maxRecordBytes)
+		}
+	}
+	return nil
+}
+
+// NewProducer connects to the cluster described by cfg.
+func NewProducer(cfg Config) (*Producer, error) {
+	sc, err := cfg.producerConfig()
+	if err != nil {
+		return nil, err
+	}
+	sc.Producer.Return.Successes = true // required by SyncProducer
 
 	sp, err := sarama.NewSyncProducer(cfg.Brokers, sc)
 	if err != nil {
@@ -76,13 +101,8 @@ func (p *Producer) Publish(ctx context.Context, records ...Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// A record over the limit would fail alone while the rest of the batch
-	// is written: refuse the whole batch before any of it goes.
-	for _, r := range records {
-		if n := r.size(); n > maxRecordBytes {
-			p.metrics.refused(records)
-			return fmt.Errorf("%w: a record for %s takes %d bytes, at most %d fit", ErrRecordTooLarge, r.Topic, n, maxRecordBytes)
-		}
+	if err := checkSizes(records, p.metrics); err != nil {
+		return err
 	}
 	msgs := make([]*sarama.ProducerMessage, len(records))
 	for i, r := range records {

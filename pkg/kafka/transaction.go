@@ -75,27 +75,16 @@ func newPartitionTxns(cfg Config, id string, log *zap.Logger) (*partitionTxns, e
 }
 
 func (t *partitionTxns) connect() (sarama.AsyncProducer, error) {
-	sc, err := t.cfg.sarama()
+	sc, err := t.cfg.producerConfig()
 	if err != nil {
 		return nil, err
 	}
-	sc.Producer.Idempotent = true
-	sc.Producer.RequiredAcks = sarama.WaitForAll
-	sc.Producer.Partitioner = newPartitioner
-	sc.Producer.MaxMessageBytes = maxRecordBytes
-	sc.Producer.Return.Errors = true
-	sc.Producer.Retry.Max = 10
-	sc.Producer.Retry.Backoff = 200 * time.Millisecond
-	// Hold sends for a millisecond, so that what a handler publishes at
-	// once goes in one produce request, after one AddPartitionsToTxn.
-	sc.Producer.Flush.Frequency = time.Millisecond
 	sc.Producer.Transaction.ID = t.id
 	sc.Producer.Transaction.Timeout = TransactionTimeout
 	// A new transaction's AddPartitionsToTxn meets CONCURRENT_TRANSACTIONS
 	// while the broker still writes the last one's markers: ask again soon.
 	sc.Producer.Transaction.Retry.Backoff = 5 * time.Millisecond
 	sc.Producer.Transaction.Retry.Max = 1000
-	sc.Net.MaxOpenRequests = 1
 	p, err := sarama.NewAsyncProducer(t.cfg.Brokers, sc)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: new transactional producer %s: %w", t.id, err)
@@ -117,11 +106,8 @@ func (t *partitionTxns) connect() (sarama.AsyncProducer, error) {
 // failed. A record too large to send is refused with ErrRecordTooLarge
 // before any of them is sent.
 func (t *partitionTxns) Publish(ctx context.Context, records ...Record) error {
-	for _, r := range records {
-		if n := r.size(); n > maxRecordBytes {
-			t.cfg.Metrics.refused(records)
-			return fmt.Errorf("%w: a record for %s takes %d bytes, at most %d fit", ErrRecordTooLarge, r.Topic, n, maxRecordBytes)
-		}
+	if err := checkSizes(records, t.cfg.Metrics); err != nil {
+		return err
 	}
 	t.mu.Lock()
 	if !t.open {
