@@ -146,14 +146,14 @@ anchor: build ## Compare the inventory with the same rule as a Kafka Streams app
 	@bash deploy/anchor/compare.sh
 
 .PHONY: chaos
-chaos: build ## Crash, outage, poison, retry and shutdown scenarios on real processes, then the inventory's proofs at full size (CHAOS_BROKER=kafka: on Apache Kafka)
+chaos: build ## Crash, pause, outage, poison, retry and shutdown scenarios on real processes, then the inventory's proofs at full size (CHAOS_BROKER=kafka: on Apache Kafka)
 	$(BIN)/bench chaos -bin $(BIN)
 	@$(MAKE) --no-print-directory chaos-inventory
 
 .PHONY: chaos-inventory
-chaos-inventory: ## Prove the inventory exact at full size: 21,000 orders (1,000 repeated), instances killed and scaled (embedded broker, or KAFKA_BROKERS)
+chaos-inventory: ## Prove the inventory exact at full size: instances killed, paused past their session timeout and scaled (embedded broker, or KAFKA_BROKERS)
 	cd services/inventory-service && INVENTORY_PROOF_FULL=1 \
-		go test $(GOTEST_FLAGS) -run 'TestKillOneOfThree|TestScaleUpAndDown' -v .
+		go test $(GOTEST_FLAGS) -run 'TestKillOneOfThree|TestPauseOneOfThree|TestScaleUpAndDown' -v .
 
 .PHONY: devkafka
 devkafka: build ## Run the embedded broker on 127.0.0.1:29092
