@@ -14,9 +14,9 @@
 // before its first batch, and applies its reservations.
 //
 // Each batch of either stage is one Kafka transaction with the batch's
-// input offsets (kafka.Transactions): its records are read committed once,
-// or never if the transaction aborts, and an owner the group has left
-// behind (stalled past its session timeout) cannot commit. An order placed
+// input offsets (kafka.GroupConfig.TransactionalID): its records are read
+// committed once, or never if the transaction aborts, and an owner the
+// group has left behind (stalled past its session timeout) cannot commit. An order placed
 // again, on any partition, is caught where its lines are applied: they go
 // to the same owners as the first time (see package inventory).
 package pipeline

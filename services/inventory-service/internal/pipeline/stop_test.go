@@ -20,9 +20,9 @@ import (
 // TestPublishThatKeepsFailingGivesWayToARebalanceOrAStop runs the pipeline
 // as a member of its group while every publish fails, as when the leaders
 // of its output partitions are away, and gives it an order to split. The
-// member retries the publish until the consumer wants its partitions back:
-// a second member joining, or a stop, must end the retry in seconds, not
-// when the rebalance or shutdown timeout runs out.
+// consumer retries the batch until it wants its partitions back: a second
+// member joining, or a stop, must end the retry in seconds, not when the
+// rebalance or shutdown timeout runs out.
 func TestPublishThatKeepsFailingGivesWayToARebalanceOrAStop(t *testing.T) {
 	t.Parallel()
 	t.Run("a second member joins", func(t *testing.T) {
