@@ -72,8 +72,34 @@ type Committed struct {
 }
 
 // Committed returns the offsets group has committed for the partitions of
-// topic; a partition without one is left out.
-func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
+// topic; a partition without one is left out. While the group's
+// coordinator is not ready (a new cluster creates its offsets topic on the
+// first group request) it asks again, until ctx ends.
+func (r *Reader) Committed(ctx context.Context, group, topic string) (map[int32]Committed, error) {
+	var out map[int32]Committed
+	wait := RetryPolicy{InitialBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second}
+	err := wait.Do(ctx, func() error {
+		var err error
+		out, err = r.committed(group, topic)
+		if err != nil && !coordinatorNotReady(err) {
+			return Permanent(err)
+		}
+		return err
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: committed offsets of %s: %w", group, err)
+	}
+	return out, nil
+}
+
+// coordinatorNotReady reports the errors of a group coordinator that is
+// being found, moved or loaded.
+func coordinatorNotReady(err error) bool {
+	return errors.Is(err, sarama.ErrNotCoordinatorForConsumer) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
+		errors.Is(err, sarama.ErrOffsetsLoadInProgress)
+}
+
+func (r *Reader) committed(group, topic string) (map[int32]Committed, error) {
 	n, err := r.Partitions(topic)
 	if err != nil {
 		return nil, err
@@ -98,10 +124,10 @@ func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
 	if err != nil {
 		// The coordinator may have moved: look again once.
 		if rerr := r.client.RefreshCoordinator(group); rerr != nil {
-			return nil, fmt.Errorf("kafka: committed offsets of %s: %w", group, errors.Join(err, rerr))
+			return nil, errors.Join(err, rerr)
 		}
 		if resp, err = ask(); err != nil {
-			return nil, fmt.Errorf("kafka: committed offsets of %s: %w", group, err)
+			return nil, err
 		}
 	}
 	out := make(map[int32]Committed, n)
@@ -111,7 +137,7 @@ func (r *Reader) Committed(group, topic string) (map[int32]Committed, error) {
 			continue // a group that never committed
 		}
 		if !errors.Is(block.Err, sarama.ErrNoError) {
-			return nil, fmt.Errorf("kafka: committed offset of %s on %s/%d: %w", group, topic, p, block.Err)
+			return nil, fmt.Errorf("%s/%d: %w", topic, p, block.Err)
 		}
 		out[p] = Committed{Offset: block.Offset, Metadata: block.Metadata}
 	}

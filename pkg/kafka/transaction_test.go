@@ -125,7 +125,7 @@ func TestTransactionsAbortWhatAFailedBatchSent(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	committed, err := newReader(t, cfg).Committed(gc.Group, in)
+	committed, err := newReader(t, cfg).Committed(t.Context(), gc.Group, in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := app.EnsureTopics(ctx, pipe.TopicSpecs(app.TopicSpec)...); err != nil {
 		return err
 	}
-	if err := pipe.Pin(); err != nil {
+	pinCtx, cancel := context.WithTimeout(ctx, cfg.KafkaStartupTimeout)
+	defer cancel()
+	if err := pipe.Pin(pinCtx); err != nil {
 		return err
 	}
 	// Each batch of orders or reservations is one transaction with its

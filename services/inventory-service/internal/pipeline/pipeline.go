@@ -103,8 +103,9 @@ func (p *Pipeline) TopicSpecs(spec func(name string, configs map[string]string) 
 // state then stay on the partition that count gives them, whatever the
 // topics have since. It refuses topics whose counts differ from each other
 // or from the one recorded: the state would be looked for on the wrong
-// partitions.
-func (p *Pipeline) Pin() error {
+// partitions. It waits, until ctx ends, for a group coordinator that is
+// not ready yet.
+func (p *Pipeline) Pin(ctx context.Context) error {
 	t := p.set.Topics
 	n, err := p.reader.Partitions(t.Reservations)
 	if err != nil {
@@ -120,7 +121,7 @@ func (p *Pipeline) Pin() error {
 				t.Reservations, n, changelog, m, repartitionDoc)
 		}
 	}
-	committed, err := p.reader.Committed(p.set.Group, t.Reservations)
+	committed, err := p.reader.Committed(ctx, p.set.Group, t.Reservations)
 	if err != nil {
 		return err
 	}

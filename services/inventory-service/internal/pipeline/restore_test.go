@@ -146,7 +146,7 @@ func newRestoreFixture(tb testing.TB, products int) *restoreFixture {
 	if err := kafka.EnsureTopics(ctx, kcfg, zap.NewNop(), pipe.TopicSpecs(onePartition)...); err != nil {
 		tb.Fatalf("topics: %v", err)
 	}
-	if err := pipe.Pin(); err != nil {
+	if err := pipe.Pin(context.Background()); err != nil {
 		tb.Fatalf("pin: %v", err)
 	}
 

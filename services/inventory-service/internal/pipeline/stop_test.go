@@ -121,7 +121,7 @@ func (f *failingInventory) start(t *testing.T) *member {
 	log := kafkatest.Logger(t)
 	pipe := pipeline.New(f.set, eventbus.NewPublisher(f.pub, contracts.ServiceInventory), reader,
 		kafka.DeadLetters{Topic: kafka.DefaultDeadLetterTopic, Group: f.group.Group}, log)
-	if err := pipe.Pin(); err != nil {
+	if err := pipe.Pin(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	m := &member{}
